@@ -1,0 +1,148 @@
+"""Sliding windows over the stack, their labels and the spatial train/test split
+(paper section 2.2).
+
+The grid is cut at ``split_row``: windows slide over the upper part for training
+and over the lower part for testing, never straddling the boundary, so that no
+test pixel is seen in training. A window is "with mines" when a known site falls
+inside its footprint.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+from rasterio.windows import Window
+from shapely.geometry import box
+
+from .atomic import atomic_path, write_json
+from .errors import InputError
+from .grid import GridSpec
+
+INDEX_COLUMNS = ["tile_id", "row", "col", "split", "label", "n_sites", "valid_fraction"]
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    window: int
+    stride: int
+    split_row: int
+
+
+def resolve_split_row(height, window, test_fraction=0.25, split_row=None):
+    """The pixel row where the test part starts; checks both parts hold a window."""
+    row = int(split_row) if split_row is not None else int(round(height * (1.0 - test_fraction)))
+    if row < window or height - row < window:
+        raise InputError(f"the train/test boundary at row {row} leaves a part shorter than one "
+                         f"{window}-pixel window in a grid of {height} rows: change tiles.test_fraction, "
+                         "tiles.split_row or tiles.window")
+    return row
+
+
+def _starts(begin, end, window, stride):
+    return list(range(begin, end - window + 1, stride))
+
+
+def window_origins(height, width, layout):
+    """(row, col, split) of every window, train part first, in row-major order."""
+    cols = _starts(0, width, layout.window, layout.stride)
+    out = []
+    for split, (begin, end) in (("train", (0, layout.split_row)), ("test", (layout.split_row, height))):
+        for row in _starts(begin, end, layout.window, layout.stride):
+            out.extend((row, col, split) for col in cols)
+    return out
+
+
+def count_sites(origins, site_rows, site_cols, window):
+    """Number of sites inside each window, from the sites' pixel positions."""
+    counts = np.zeros(len(origins), dtype=np.int64)
+    if len(site_rows) == 0:
+        return counts
+    site_rows = np.asarray(site_rows)
+    site_cols = np.asarray(site_cols)
+    for i, (row, col, _) in enumerate(origins):
+        inside = (site_rows >= row) & (site_rows < row + window) & (site_cols >= col) & (site_cols < col + window)
+        counts[i] = int(inside.sum())
+    return counts
+
+
+def build_tile_index(grid, site_xy, layout):
+    """DataFrame of every window (before the valid-area filter) with label and site count."""
+    origins = window_origins(grid.height, grid.width, layout)
+    site_xy = np.asarray(site_xy, dtype=float).reshape(-1, 2)
+    rows, cols = grid.rowcol(site_xy[:, 0], site_xy[:, 1])
+    n_sites = count_sites(origins, rows, cols, layout.window)
+    frame = pd.DataFrame(origins, columns=["row", "col", "split"])
+    frame["n_sites"] = n_sites
+    frame["label"] = (n_sites > 0).astype(np.int64)
+    return frame
+
+
+def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False):
+    """Cut the stack into windows and write the tile products to ``out_dir``.
+
+    Writes ``windows.npy`` (N, bands, window, window) float32 with nodata as 0 (the
+    z-score mean), ``index.csv`` and ``index.gpkg`` (footprints), ``tiles.json``.
+    Windows whose valid area is below ``min_valid_fraction`` are left out of the
+    arrays; they stay in the index with split "skipped" so that nothing vanishes.
+    Returns the summary written to tiles.json.
+    """
+    out_dir = Path(out_dir)
+    with rasterio.open(stack_path) as src:
+        grid = GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
+        names = [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
+        nodata = src.nodata
+        index = build_tile_index(grid, site_xy, layout)
+        site_xy = np.asarray(site_xy, dtype=float).reshape(-1, 2)
+        rows, cols = grid.rowcol(site_xy[:, 0], site_xy[:, 1])
+        inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
+        if not inside.any() and not sites_outside_ok:
+            xmin, ymin, xmax, ymax = grid.bounds
+            raise InputError(f"none of the {len(site_xy)} sites lies inside the grid "
+                             f"({xmin:.0f}, {ymin:.0f}, {xmax:.0f}, {ymax:.0f}) in {grid.crs}: "
+                             "check the sites' CRS and the grid extent")
+        # valid fraction per window, one strip of window rows at a time (bounded memory)
+        index["valid_fraction"] = 0.0
+        for row in sorted(index["row"].unique()):
+            block = src.read(window=Window(0, int(row), grid.width, layout.window), masked=True)
+            valid = ~np.ma.getmaskarray(block).any(axis=0)
+            for i in np.flatnonzero(index["row"].to_numpy() == row):
+                col = int(index.at[i, "col"])
+                index.at[i, "valid_fraction"] = float(valid[:, col:col + layout.window].mean())
+        keep = index["valid_fraction"] >= min_valid_fraction
+        index.loc[~keep, "split"] = "skipped"
+        index = pd.concat([index[keep], index[~keep]], ignore_index=True)
+        index.insert(0, "tile_id", np.arange(len(index)))
+        n_kept = int(keep.sum())
+        with atomic_path(out_dir / "windows.npy") as tmp:
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
+                                            shape=(n_kept, len(names), layout.window, layout.window))
+            kept = index.iloc[:n_kept]
+            for row in sorted(kept["row"].unique()):
+                block = src.read(window=Window(0, int(row), grid.width, layout.window), masked=True)
+                block = block.filled(0.0).astype(np.float32)
+                for i in np.flatnonzero(kept["row"].to_numpy() == row):
+                    col = int(kept.iloc[i]["col"])
+                    arr[i] = block[:, :, col:col + layout.window]
+            arr.flush()
+            del arr
+    index = index[INDEX_COLUMNS]
+    with atomic_path(out_dir / "index.csv") as tmp:
+        index.to_csv(tmp, index=False)
+    footprints = [box(*grid.window_bounds(r, c, layout.window, layout.window))
+                  for r, c in zip(index["row"], index["col"])]
+    gdf = gpd.GeoDataFrame(index, geometry=footprints, crs=grid.crs)
+    with atomic_path(out_dir / "index.gpkg") as tmp:
+        gdf.to_file(tmp, layer="tiles", driver="GPKG")
+    counts = {split: {"windows": int((index["split"] == split).sum()),
+                      "with_mines": int(((index["split"] == split) & (index["label"] == 1)).sum())}
+              for split in ("train", "test", "skipped")}
+    summary = {"elements": names, "window": layout.window, "stride": layout.stride,
+               "split_row": layout.split_row, "min_valid_fraction": min_valid_fraction,
+               "nodata_in_stack": nodata, "nodata_filled_with": 0.0, "grid": grid.to_dict(),
+               "sites_inside_grid": int(inside.sum()), "sites_total": int(len(site_xy)),
+               "counts": counts}
+    write_json(out_dir / "tiles.json", summary)
+    return summary

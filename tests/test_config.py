@@ -1,0 +1,83 @@
+import copy
+
+import pytest
+import yaml
+
+from pipeline.config import dataset_config, load_config, validate_config
+from pipeline.errors import InputError
+
+
+@pytest.fixture
+def raw(repo):
+    return yaml.safe_load((repo / "config.yaml").read_text())
+
+
+def test_default_config_is_valid_and_filled(repo):
+    config = load_config(repo / "config.yaml")
+    view = dataset_config(config, "demo")
+    assert view["interpolate"]["n_neighbors"] == 12
+    assert view["dataset"]["samples_layer"] is None  # default filled from the schema
+    assert view["skt"]["beta"] == 0.7
+
+
+@pytest.mark.parametrize("name", ["paper.yaml", "katanning.yaml"])
+def test_ready_configs_are_valid(repo, name):
+    config = load_config(repo / "config" / name)
+    assert config["datasets"]
+
+
+def test_paper_config_holds_the_paper_values(repo):
+    config = load_config(repo / "config" / "paper.yaml")
+    view = dataset_config(config, next(iter(config["datasets"])))
+    assert (view["interpolate"]["width"], view["interpolate"]["height"]) == (3072, 3072)
+    assert (view["tiles"]["window"], view["tiles"]["stride"], view["train"]["crop"]) == (256, 128, 224)
+    assert view["skt"]["dilations"] == [1, 6, 12, 18, 24]
+    assert view["train"]["epochs"] == 150 and view["train"]["batch_size"] == 128
+    assert view["train"]["lr"] == 0.1 and view["train"]["lr_step"] == 30 and view["train"]["lr_gamma"] == 0.5
+    assert view["train"]["momentum"] == 0.01 and view["train"]["weight_decay"] == 1e-4
+    assert view["train"]["noise_variance"] == 0.01 and view["model"]["width"] == 64
+    assert view["screen"]["z_critical"] == 2.58 and view["interpolate"]["power"] == 2
+
+
+def test_unknown_key_fails_with_its_path(raw):
+    raw["interpolate"]["powr"] = 3
+    with pytest.raises(InputError, match=r"interpolate.*powr"):
+        validate_config(raw)
+
+
+def test_out_of_range_value_fails(raw):
+    raw["interpolate"]["n_neighbors"] = 0
+    with pytest.raises(InputError, match=r"interpolate/n_neighbors"):
+        validate_config(raw)
+
+
+def test_unknown_key_in_dataset_settings_fails(raw):
+    raw["datasets"]["demo"]["settings"] = {"tiles": {"windw": 32}}
+    with pytest.raises(InputError, match=r"datasets/demo/settings/tiles.*windw"):
+        validate_config(raw)
+
+
+def test_dataset_settings_override_only_what_they_name(raw):
+    raw["datasets"]["other"] = copy.deepcopy(raw["datasets"]["demo"])
+    raw["datasets"]["other"]["settings"] = {"interpolate": {"power": 3.0}}
+    config = validate_config(raw)
+    assert dataset_config(config, "other")["interpolate"]["power"] == 3.0
+    assert dataset_config(config, "other")["interpolate"]["n_neighbors"] == 12
+    assert dataset_config(config, "demo")["interpolate"]["power"] == 2.0
+
+
+def test_cross_key_rules(raw):
+    bad = copy.deepcopy(raw)
+    bad["tiles"]["stride"] = 128
+    with pytest.raises(InputError, match="stride"):
+        validate_config(bad)
+    bad = copy.deepcopy(raw)
+    bad["train"]["crop"] = 40
+    bad["skt"]["dilations"] = [1, 24]
+    with pytest.raises(InputError, match="dilation"):
+        validate_config(bad)
+    bad = copy.deepcopy(raw)
+    bad["source"]["task"] = "dataset"
+    bad["source"]["dataset"] = "nowhere"
+    with pytest.raises(InputError, match="nowhere"):
+        validate_config(bad)

@@ -1,0 +1,18 @@
+rule prepare:
+    """Clean the raw survey and sites into a projected CRS; count every repair in qa.json."""
+    input:
+        samples=dataset_path("samples"),
+        sites=dataset_path("sites"),
+    output:
+        samples="results/{dataset}/prepare/samples.gpkg",
+        sites="results/{dataset}/prepare/sites.gpkg",
+        qa="results/{dataset}/prepare/qa.json",
+    params:
+        dataset=settings("dataset"),
+        prepare=settings("prepare"),
+    log:
+        "results/{dataset}/logs/prepare.log",
+    benchmark:
+        "results/{dataset}/benchmarks/prepare.tsv"
+    script:
+        "../scripts/prepare.py"

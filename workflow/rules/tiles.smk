@@ -1,0 +1,18 @@
+rule tiles:
+    """Windows, labels and the spatial train/test split; tile index GeoPackage."""
+    input:
+        stack="results/{dataset}/stack/zscore.tif",
+        sites="results/{dataset}/prepare/sites.gpkg",
+    output:
+        windows="results/{dataset}/tiles/windows.npy",
+        index="results/{dataset}/tiles/index.csv",
+        gpkg="results/{dataset}/tiles/index.gpkg",
+        meta="results/{dataset}/tiles/tiles.json",
+    params:
+        tiles=settings("tiles"),
+    log:
+        "results/{dataset}/logs/tiles.log",
+    benchmark:
+        "results/{dataset}/benchmarks/tiles.tsv"
+    script:
+        "../scripts/tiles.py"

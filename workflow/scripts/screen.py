@@ -1,0 +1,36 @@
+"""Snakemake adapter for pipeline.screening."""
+
+import logging
+
+import geopandas as gpd
+import pandas as pd
+
+from pipeline.atomic import atomic_path
+from pipeline.runlog import logging_to
+from pipeline.screening import label_by_distance, screen_elements
+
+log = logging.getLogger("pipeline.screen")
+
+
+def main(smk):
+    opts = smk.params.screen
+    samples = gpd.read_file(smk.input.samples)
+    sites = gpd.read_file(smk.input.sites)
+    elements = [c for c in samples.columns if c not in ("x", "y", "n_merged", "geometry")]
+    labels, dist = label_by_distance(samples[["x", "y"]].to_numpy(), sites.get_coordinates().to_numpy(),
+                                     opts["label_radius"])
+    log.info("%d of %d samples lie within %.0f m of a site", labels.sum(), len(labels), opts["label_radius"])
+    table = screen_elements(samples, elements, labels, method=opts["auc_method"],
+                            z_critical=opts["z_critical"], explicit=opts["elements"],
+                            min_selected=opts["min_selected"], svm_c=opts["svm_c"],
+                            cv_folds=opts["cv_folds"], seed=smk.params.seed)
+    log.info("selected: %s", ", ".join(table.loc[table["selected"], "element"]))
+    with atomic_path(smk.output.elements) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(smk.output.labels) as tmp:
+        pd.DataFrame({"x": samples["x"], "y": samples["y"], "distance_to_site": dist,
+                      "label": labels}).to_csv(tmp, index=False, float_format="%.3f")
+
+
+with logging_to(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821
