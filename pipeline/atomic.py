@@ -15,7 +15,8 @@ def atomic_path(path):
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix + ".part", dir=path.parent)
+    # keep the real suffix last: GDAL picks formats and checks names by it
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".part" + path.suffix, dir=path.parent)
     os.close(fd)
     os.unlink(tmp)  # writers such as GDAL want to create the file themselves
     tmp = Path(tmp)
