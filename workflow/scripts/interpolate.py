@@ -3,20 +3,20 @@
 import logging
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
 
 from pipeline.atomic import write_json
 from pipeline.grid import grid_from_settings
 from pipeline.idw import interpolate_to_geotiffs
 from pipeline.runlog import logging_to
+from pipeline.survey_io import read_points
 
 log = logging.getLogger("pipeline.interpolate")
 
 
 def main(smk):
     opts = smk.params.interpolate
-    samples = gpd.read_file(smk.input.samples)
+    samples = read_points(smk.input.samples)
     table = pd.read_csv(smk.input.elements)
     names = list(table.loc[table["selected"], "element"])
     grid = grid_from_settings(samples.crs.to_string(), samples.total_bounds, extent=opts["extent"],

@@ -2,20 +2,20 @@
 
 import logging
 
-import geopandas as gpd
 import pandas as pd
 
 from pipeline.atomic import atomic_path
 from pipeline.runlog import logging_to
 from pipeline.screening import label_by_distance, screen_elements
+from pipeline.survey_io import read_points
 
 log = logging.getLogger("pipeline.screen")
 
 
 def main(smk):
     opts = smk.params.screen
-    samples = gpd.read_file(smk.input.samples)
-    sites = gpd.read_file(smk.input.sites)
+    samples = read_points(smk.input.samples)
+    sites = read_points(smk.input.sites)
     elements = [c for c in samples.columns if c not in ("x", "y", "n_merged", "geometry")]
     labels, dist = label_by_distance(samples[["x", "y"]].to_numpy(), sites.get_coordinates().to_numpy(),
                                      opts["label_radius"])

@@ -3,10 +3,9 @@
 import logging
 from pathlib import Path
 
-import geopandas as gpd
-
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
+from pipeline.survey_io import read_points
 from pipeline.tiles import TileLayout, resolve_split_row, write_tiles
 
 log = logging.getLogger("pipeline.tiles")
@@ -17,7 +16,7 @@ def main(smk):
     grid = grid_of(smk.input.stack)
     split_row = resolve_split_row(grid.height, opts["window"], opts["test_fraction"], opts["split_row"])
     layout = TileLayout(opts["window"], opts["stride"], split_row)
-    sites = gpd.read_file(smk.input.sites)
+    sites = read_points(smk.input.sites)
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"])
     for split, c in summary["counts"].items():

@@ -1,0 +1,1 @@
+"""Baselines the paper compares SKT with (Table 3)."""

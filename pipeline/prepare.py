@@ -1,0 +1,791 @@
+"""The prepare stage: raw survey and known sites -> clean points in a projected CRS plus a QA dict.
+
+Every change is counted in the QA dict (it becomes qa.json):
+- rows with unusable coordinates (missing, not numbers, not finite, outside
+  the CRS's area of use, or spatial outliers far from all other samples) are
+  rejected and listed by row number (CSV: spreadsheet rows, header = row 1;
+  vector: feature number from 1);
+- missing codes, empty cells, NA and text become missing, counted per element
+  (text with example rows);
+- detection-limit values (negative numbers, ``<0.5``) are replaced by a rule;
+  a zero, a bare ``<`` or ``BDL`` is below a limit the file does not give, and
+  the smallest limit (else the smallest measured value) of that column stands
+  in for it;
+- ``>1000`` (above the upper limit) keeps 1000 and is counted;
+- values over 100 % after unit conversion become missing and are counted;
+- rows at one location (identical input coordinates) are merged per element;
+- elements with too few valid locations, or none above detection, are dropped
+  with their reason; locations left with no value at all are dropped and their
+  rows listed.
+The element counts cover the rows whose coordinates were usable.
+"""
+
+import math
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+from .errors import InputError
+from .survey_io import read_points, read_table, write_points  # noqa: F401  (part of this stage's API)
+from .units import TO_PPM, canonical_unit, conversion_factor, detect_elements
+
+DETECTION_LIMIT_RULES = {
+    "half": (0.5, "half the detection limit"),
+    "limit": (1.0, "the detection limit"),
+    "sqrt2": (1 / math.sqrt(2), "the detection limit divided by sqrt(2)"),
+    "zero": (0.0, "zero"),
+    "missing": (np.nan, "missing"),
+}
+DUPLICATE_RULES = ("median", "mean", "first")
+DEFAULT_MISSING_CODES = (-9999,)
+
+# status of one cell
+VALID, EMPTY, CODE, CODE_GUESSED, TEXT, NON_FINITE, BELOW, BELOW_UNKNOWN, ABOVE, OUT_OF_RANGE = range(10)
+_HAS_VALUE = (VALID, BELOW, BELOW_UNKNOWN, ABOVE)
+_MISSING_CAUSES = {
+    EMPTY: "empty_or_NA",
+    CODE: "missing_code",
+    CODE_GUESSED: "missing_code_guessed",
+    TEXT: "text",
+    NON_FINITE: "non_finite",
+    OUT_OF_RANGE: "over_100_percent",
+}
+_NA_TOKENS = frozenset(["", "na", "n/a", "#n/a", "nan", "null", "none", "-", "--"])
+_BELOW_TOKENS = frozenset(["<", "bdl", "<dl", "<lod", "<ld", "b.d.l.", "bld"])
+# -99 ... -9999999: no lab has such a detection limit; these are missing codes
+_NINES = np.array([99.0, 999.0, 9999.0, 99999.0, 999999.0, 9999999.0])
+_NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+_COORD_HINTS = ("x", "y", "lon", "lat", "long", "longitude", "latitude", "east", "north", "easting", "northing")
+
+
+@dataclass
+class ParsedValues:
+    """One column read as numbers: value (column unit), cell status, detection limit."""
+
+    values: np.ndarray
+    status: np.ndarray
+    limits: np.ndarray
+    raw: pd.Series = field(repr=False)
+
+
+@dataclass
+class Points:
+    """Usable coordinates of a table's rows (NaN where rejected) and what was rejected."""
+
+    x_in: np.ndarray
+    y_in: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    ok: np.ndarray
+    rejected: list
+    crs_in: pyproj.CRS
+    crs_out: pyproj.CRS
+    qa: dict
+
+
+# ---------------------------------------------------------------- values
+
+def parse_values(raw, missing_codes=DEFAULT_MISSING_CODES):
+    """Classify the cells of one column (see the status constants) and read numbers and limits."""
+    raw = raw.reset_index(drop=True)
+    n = len(raw)
+    numeric_codes = np.array([float(c) for c in missing_codes if _is_number(c)], dtype=float)
+    text_codes = {str(c).strip().lower() for c in missing_codes if not _is_number(c)}
+    status = np.full(n, VALID, dtype=np.int8)
+    limits = np.full(n, np.nan)
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        status[np.isnan(values)] = EMPTY
+    else:
+        values = _to_float(raw)
+        unparsed = np.flatnonzero(np.isnan(values))
+        if len(unparsed):
+            _classify_text(raw.iloc[unparsed], unparsed, text_codes, values, status, limits)
+    number = ~np.isnan(values) & (status == VALID)
+    status[number & np.isinf(values)] = NON_FINITE
+    number &= np.isfinite(values)
+    status[number & np.isin(values, numeric_codes)] = CODE
+    number &= status == VALID
+    status[number & np.isin(-values, _NINES)] = CODE_GUESSED
+    number &= status == VALID
+    below = number & (values < 0)
+    status[below] = BELOW
+    limits[below] = -values[below]
+    status[number & (values == 0)] = BELOW_UNKNOWN
+    values[status != VALID] = np.where(status[status != VALID] == ABOVE, values[status != VALID], np.nan)
+    return ParsedValues(values, status, limits, raw)
+
+
+def _to_float(raw):
+    """Numbers from text cells, NaN where a cell is no number."""
+    try:
+        # all-numeric columns (the common case) convert several times faster this way
+        return raw.to_numpy(dtype=object).astype(np.float64)
+    except (TypeError, ValueError):
+        return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
+
+
+def _classify_text(strings, positions, text_codes, values, status, limits):
+    text = strings.astype(str).str.strip()
+    lower = text.str.lower().to_numpy(dtype=object)
+    is_na = np.isin(lower, list(_NA_TOKENS)) | strings.isna().to_numpy()
+    is_code = np.isin(lower, list(text_codes)) & ~is_na
+    below_number = pd.to_numeric(text.str.extract(rf"^<\s*=?\s*{_NUMBER}$", expand=False), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan)
+    above_number = pd.to_numeric(text.str.extract(rf"^>\s*=?\s*{_NUMBER}$", expand=False), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan)
+    is_below_token = np.isin(lower, list(_BELOW_TOKENS))
+    cls = np.full(len(positions), TEXT, dtype=np.int8)
+    cls[~np.isnan(above_number)] = ABOVE
+    cls[~np.isnan(below_number)] = BELOW
+    cls[(~np.isnan(below_number) & (below_number == 0)) | is_below_token] = BELOW_UNKNOWN
+    cls[is_code] = CODE
+    cls[is_na] = EMPTY
+    status[positions] = cls
+    limits[positions] = np.where(cls == BELOW, np.abs(below_number), np.nan)
+    values[positions] = np.where(cls == ABOVE, above_number, np.nan)
+
+
+def _is_number(value):
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def replace_below_detection(parsed, rule="half"):
+    """Values with censored cells replaced by the rule; returns (values, proxy limit for unknown limits)."""
+    factor = DETECTION_LIMIT_RULES[rule][0]
+    values = parsed.values.copy()
+    below = parsed.status == BELOW
+    unknown = parsed.status == BELOW_UNKNOWN
+    proxy = np.nan
+    if unknown.any():
+        known = parsed.limits[below]
+        measured = parsed.values[(parsed.status == VALID) & (parsed.values > 0)]
+        proxy = known.min() if known.size else (measured.min() if measured.size else np.nan)
+    values[below] = parsed.limits[below] * factor
+    values[unknown] = proxy * factor
+    return values, proxy
+
+
+# ---------------------------------------------------------------- coordinates
+
+def utm_crs_for(lon, lat):
+    """WGS 84 / UTM zone holding (lon, lat), as 'EPSG:326zz' (north) or 'EPSG:327zz' (south)."""
+    lon = ((float(lon) + 180.0) % 360.0) - 180.0
+    lat = float(lat)
+    zone = min(int((lon + 180.0) // 6.0) + 1, 60)
+    # the two exceptions of the UTM grid: south-west Norway and Svalbard
+    if 56.0 <= lat < 64.0 and 3.0 <= lon < 12.0:
+        zone = 32
+    elif 72.0 <= lat < 84.0 and 0.0 <= lon < 42.0:
+        zone = 31 if lon < 9.0 else 33 if lon < 21.0 else 35 if lon < 33.0 else 37
+    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+
+
+def locate_points(table, *, x_column="X", y_column="Y", crs=None, working_crs=None, area_margin=1.0,
+                  outlier_factor=None):
+    """Read, check and project the coordinates of every row of ``table`` (from read_table).
+
+    outlier_factor: reject points farther from the median location than this many times the median
+    distance to it (a dropped digit puts a sample hundreds of km away, yet inside a UTM zone); None: off.
+    """
+    path = table.attrs.get("path")
+    offset = table.attrs.get("row_offset", 2)
+    x_col, y_col, source = _coordinate_columns(table, x_column, y_column)
+    coordinates = {"x_column": x_col, "y_column": y_col, "source": source}
+    if source == "geometry" and x_column is not None:
+        coordinates["note"] = f"no columns {x_column!r}/{y_column!r} in the file: the point geometry is used"
+    crs_in, crs_note = _input_crs(table, crs, source)
+    rejected = {}
+
+    x_in = _coordinate_values(table[x_col], x_col if source == "columns" else "geometry", rejected)
+    y_in = _coordinate_values(table[y_col], y_col if source == "columns" else "geometry", rejected)
+    finite = np.isfinite(x_in) & np.isfinite(y_in)
+    if not finite.any():
+        raise InputError(f"no row has numeric coordinates in {x_col!r} and {y_col!r}", path=path, column=x_col)
+    _check_plausible(x_in[finite], y_in[finite], crs_in, path, x_col, y_col)
+
+    lon, lat = _lonlat(x_in, y_in, crs_in, finite)
+    # a local engineering CRS has no lon/lat: nothing to check against
+    area = crs_in.area_of_use if (crs_in.is_geographic or crs_in.geodetic_crs is not None) else None
+    inside = finite.copy()
+    if crs_in.is_geographic:
+        out_of_range = finite & ((np.abs(x_in) > 180) | (np.abs(y_in) > 90))
+        _reject(rejected, out_of_range, "outside longitude -180..180 / latitude -90..90", "geometry" if
+                source == "geometry" else f"{x_col}, {y_col}")
+        inside &= ~out_of_range
+    if area is not None:
+        outside = inside & ~_in_area(lon, lat, area.bounds, area_margin)
+        w, s, e, n = area.bounds
+        _reject(rejected, outside, f"outside the area of use of {_crs_name(crs_in)} "
+                f"(lon {w}..{e}, lat {s}..{n}) by more than {area_margin} degrees",
+                "geometry" if source == "geometry" else f"{x_col}, {y_col}")
+        inside &= ~outside
+    if not inside.any():
+        bounds = f" (lon {area.bounds[0]}..{area.bounds[2]}, lat {area.bounds[1]}..{area.bounds[3]})" if area else ""
+        raise InputError(f"no row has coordinates inside the area of use of {_crs_name(crs_in)}{bounds}; the data "
+                         f"span x {x_in[finite].min():g}..{x_in[finite].max():g}, y {y_in[finite].min():g}.."
+                         f"{y_in[finite].max():g}: check crs (the CRS of {x_col!r}/{y_col!r})",
+                         path=path, column=x_col, rows=[int(r) for r in np.flatnonzero(finite)[:10] + offset])
+
+    crs_out, out_source = _working_crs(working_crs, lon[inside], lat[inside], path)
+    transformer = pyproj.Transformer.from_crs(crs_in, crs_out, always_xy=True)
+    x = np.full(len(table), np.nan)
+    y = np.full(len(table), np.nan)
+    x[inside], y[inside] = transformer.transform(x_in[inside], y_in[inside])
+    failed = inside & ~(np.isfinite(x) & np.isfinite(y))
+    _reject(rejected, failed, f"cannot be projected to {_crs_name(crs_out)}", f"{x_col}, {y_col}")
+    ok = inside & ~failed
+    if not ok.any():
+        raise InputError(f"no row can be projected to {_crs_name(crs_out)}", path=path, column=x_col)
+
+    outside_out = 0
+    if crs_out.area_of_use is not None and np.isfinite(lon[ok]).all():
+        outside_out = int((ok & ~_in_area(lon, lat, crs_out.area_of_use.bounds, area_margin)).sum())
+        if outside_out == int(ok.sum()):
+            suggestion = utm_crs_for(_mean_lon(lon[ok]), float(np.mean(lat[ok])))
+            raise InputError(f"every point lies outside the area of use of the working CRS {_crs_name(crs_out)}; "
+                             f"use a projected CRS for the data's region, e.g. {suggestion}",
+                             path=path, column="working_crs")
+    outliers = _spatial_outliers(x, y, ok, outlier_factor)
+    _reject(rejected, outliers, f"more than {outlier_factor} times the median distance from the median location "
+            "of the points (a spatial outlier: check for a dropped digit or swapped coordinates)", f"{x_col}, {y_col}")
+    ok &= ~outliers
+    x[~ok] = np.nan
+    y[~ok] = np.nan
+
+    rows = _rejection_list(rejected, table, x_col, y_col, offset)
+    qa = {
+        "coordinates": coordinates,
+        "crs_in": _crs_name(crs_in),
+        "crs_out": _crs_name(crs_out),
+        "crs_out_source": out_source,
+        "area_margin_degrees": area_margin,
+        "points_outside_working_crs_area": outside_out,
+        "outlier_factor": outlier_factor,
+    }
+    if crs_note:
+        qa["crs_in_note"] = crs_note
+    return Points(x_in, y_in, x, y, ok, rows, crs_in, crs_out, qa)
+
+
+def _spatial_outliers(x, y, ok, factor):
+    outliers = np.zeros(len(x), dtype=bool)
+    if factor is None or ok.sum() < 10:
+        return outliers
+    cx, cy = np.median(x[ok]), np.median(y[ok])
+    distance = np.hypot(x - cx, y - cy)
+    typical = np.median(distance[ok])
+    if typical > 0:  # more than half the points at one place: no scale to judge by
+        outliers[ok] = distance[ok] > factor * typical
+    return outliers
+
+
+def _coordinate_columns(table, x_column, y_column):
+    gx, gy = table.attrs.get("geometry_x"), table.attrs.get("geometry_y")
+    columns = [str(c) for c in table.columns if c not in (gx, gy)]
+    path = table.attrs.get("path")
+    has_geometry = gx is not None
+    if x_column is None and y_column is None:
+        if not has_geometry:
+            raise InputError("no point geometry: set x_column and y_column to the coordinate columns; "
+                             f"columns in the file: {', '.join(columns)}", path=path)
+        return _geometry_columns(table)
+    if has_geometry and x_column not in table.columns and y_column not in table.columns:
+        return _geometry_columns(table)
+    for name in (x_column, y_column):
+        if name is None or name not in table.columns:
+            hints = [c for c in columns if c.lower() in _COORD_HINTS]
+            hint = f" (coordinate-like columns: {', '.join(hints)})" if hints else ""
+            raise InputError(f"coordinate column not found{hint}; columns in the file: {', '.join(columns)}",
+                             path=path, column=name)
+    return x_column, y_column, "columns"
+
+
+def _geometry_columns(table):
+    geometry_type = table.attrs.get("geometry_type") or "no"
+    if "point" not in str(geometry_type).lower():
+        raise InputError(f"layer {table.attrs.get('layer')!r} has {geometry_type} geometry, not points: "
+                         "give x_column and y_column, or convert the layer to points", path=table.attrs.get("path"))
+    return table.attrs["geometry_x"], table.attrs["geometry_y"], "geometry"
+
+
+def _input_crs(table, crs, source):
+    path = table.attrs.get("path")
+    file_crs = table.attrs.get("crs")
+    given = _parse_crs(crs, path, "crs") if crs is not None else None
+    note = None
+    if source == "geometry" and file_crs is not None:
+        found = _parse_crs(file_crs, path, "crs")
+        if given is not None and not given.equals(found):
+            note = f"the file declares {_crs_name(found)}; it is used instead of the configured {_crs_name(given)}"
+        return found, note
+    if given is not None:
+        return given, note
+    if file_crs is not None:
+        return _parse_crs(file_crs, path, "crs"), note
+    raise InputError("no CRS for the coordinates: set crs (e.g. EPSG:4326 for longitude/latitude)",
+                     path=path, column="crs")
+
+
+def _parse_crs(value, path, key):
+    try:
+        return pyproj.CRS.from_user_input(value)
+    except pyproj.exceptions.CRSError as exc:
+        raise InputError(f"{key} {value!r} is not a CRS pyproj knows ({exc})", path=path, column=key) from None
+
+
+def _crs_name(crs):
+    authority = crs.to_authority()
+    return f"{authority[0]}:{authority[1]}" if authority else crs.to_string()
+
+
+def _coordinate_values(raw, column, rejected):
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.to_numpy(dtype=float, na_value=np.nan, copy=True)
+        missing = np.isnan(values)
+        text = np.zeros(len(values), dtype=bool)
+    else:
+        values = _to_float(raw)
+        blank = raw.isna().to_numpy() | raw.astype(str).str.strip().str.lower().isin(_NA_TOKENS).to_numpy()
+        missing = np.isnan(values) & blank
+        text = np.isnan(values) & ~blank
+    _reject(rejected, missing, "no point geometry" if column == "geometry" else "missing coordinate", column)
+    _reject(rejected, text, "coordinate is not a number", column)
+    _reject(rejected, np.isinf(values), "coordinate is not finite", column)
+    return np.where(np.isfinite(values), values, np.nan)
+
+
+def _reject(rejected, mask, reason, column):
+    for position in np.flatnonzero(mask):
+        rejected.setdefault(int(position), (reason, column))
+
+
+def _rejection_list(rejected, table, x_col, y_col, offset):
+    xs, ys = table[x_col], table[y_col]
+    rows = []
+    for position in sorted(rejected):
+        reason, column = rejected[position]
+        shown = f"{_show(xs.iloc[position])}, {_show(ys.iloc[position])}"
+        rows.append({"row": position + offset, "reason": reason, "column": column,
+                     "value": "" if shown == ", " else shown})
+    return rows
+
+
+def _show(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _check_plausible(x, y, crs, path, x_col, y_col):
+    if crs.is_projected and np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90):
+        raise InputError(
+            f"{x_col!r}/{y_col!r} look like longitude/latitude in degrees (all |x| <= 180, |y| <= 90), but crs "
+            f"{_crs_name(crs)} is projected in {crs.axis_info[0].unit_name}s; set crs to the geographic CRS of "
+            "the data, e.g. EPSG:4326 (WGS 84), EPSG:4283 (GDA94) or EPSG:4258 (ETRS89)",
+            path=path, column=x_col)
+    if crs.is_geographic and not np.any((np.abs(x) <= 180) & (np.abs(y) <= 90)):
+        if np.all(np.abs(y) <= 180) and np.all(np.abs(x) <= 90):
+            hint = f"they look swapped: set x_column to {y_col!r} and y_column to {x_col!r}"
+        else:
+            hint = ("they look like projected coordinates: set crs to the projected CRS of the data "
+                    "(e.g. EPSG:326zz for UTM)")
+        raise InputError(f"no row has longitude/latitude in range for the geographic crs {_crs_name(crs)}; {hint}",
+                         path=path, column=x_col)
+
+
+def _lonlat(x, y, crs, finite):
+    if crs.is_geographic:
+        return x.copy(), y.copy()
+    lon = np.full(len(x), np.nan)
+    lat = np.full(len(x), np.nan)
+    geodetic = crs.geodetic_crs
+    if geodetic is None:
+        return lon, lat
+    transformer = pyproj.Transformer.from_crs(crs, geodetic, always_xy=True)
+    lon[finite], lat[finite] = transformer.transform(x[finite], y[finite])
+    return lon, lat
+
+
+def _in_area(lon, lat, bounds, margin):
+    west, south, east, north = bounds
+    with np.errstate(invalid="ignore"):
+        in_lat = (lat >= south - margin) & (lat <= north + margin)
+        if west <= east:
+            in_lon = (lon >= west - margin) & (lon <= east + margin)
+        else:  # the area crosses the antimeridian
+            in_lon = (lon >= west - margin) | (lon <= east + margin)
+    return in_lat & in_lon & np.isfinite(lon)
+
+
+def _mean_lon(lon):
+    radians = np.radians(lon)
+    return float(np.degrees(np.arctan2(np.sin(radians).mean(), np.cos(radians).mean())))
+
+
+def _working_crs(working_crs, lon, lat, path):
+    if working_crs is None:
+        if not np.isfinite(lon).any():
+            raise InputError("cannot find the UTM zone of the data: set working_crs", path=path, column="working_crs")
+        ok = np.isfinite(lon)
+        code = utm_crs_for(_mean_lon(lon[ok]), float(np.mean(lat[ok])))
+        return pyproj.CRS.from_user_input(code), "UTM zone of the data's lon/lat centroid (working_crs not set)"
+    crs = _parse_crs(working_crs, path, "working_crs")
+    if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
+        raise InputError(f"working_crs {_crs_name(crs)} must be a projected CRS in metres "
+                         "(leave it unset for the UTM zone of the data)", path=path, column="working_crs")
+    return crs, "config"
+
+
+# ---------------------------------------------------------------- samples
+
+def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, elements=None,
+                    units=None, output_units=None, missing_codes=DEFAULT_MISSING_CODES,
+                    detection_limit_rule="half", duplicate_rule="median", min_valid=30, min_valid_fraction=0.0,
+                    area_margin=1.0, outlier_factor=10.0):
+    """Clean a geochemical survey: one row per distinct location, one float column per kept element.
+
+    Returns (GeoDataFrame with x, y, n_merged, elements..., geometry in the working CRS; qa dict).
+    ``gdf.attrs["units"]`` maps each element to its unit. For vector files the point geometry is used
+    unless x_column/y_column name columns of the file (x_column=None forces the geometry).
+
+    crs: CRS of the coordinates (a vector file's own CRS wins for its geometry); working_crs: projected
+    CRS in metres, None = UTM zone of the data. elements: None (all detected), a list of elements or
+    columns, or {element: column(s)}; units / output_units: see pipeline.units. missing_codes: numbers
+    or strings meaning "not analysed". detection_limit_rule: half | limit | sqrt2 | zero | missing.
+    duplicate_rule: median | mean | first (first non-missing, in file order). min_valid /
+    min_valid_fraction: fewest valid locations (count / share of locations) an element needs.
+    area_margin: degrees of tolerance around the input CRS's area of use. outlier_factor: see
+    locate_points (None: off).
+    """
+    _check_options(detection_limit_rule, duplicate_rule, min_valid, min_valid_fraction)
+    if missing_codes is None:
+        missing_codes = ()
+    elif isinstance(missing_codes, (str, int, float)):
+        missing_codes = (missing_codes,)
+    table = read_table(path, layer=layer)
+    if len(table) == 0:
+        raise InputError("no data rows (the file has a header only)", path=path)
+    offset = table.attrs["row_offset"]
+    points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
+                           area_margin=area_margin, outlier_factor=outlier_factor)
+    geometry_columns = {table.attrs.get("geometry_x"), table.attrs.get("geometry_y")} - {None}
+    coordinate_columns = {points.qa["coordinates"]["x_column"], points.qa["coordinates"]["y_column"]}
+    try:
+        columns = detect_elements(table.columns, mapping=elements or None, units=units,
+                                  exclude=coordinate_columns | geometry_columns)
+    except InputError as exc:
+        raise _with_path(exc, path) from None
+    if not columns:
+        raise InputError("no element columns found: name them like Au_ppm, Cu_ppb, Fe2O3_pct (or plain Au with "
+                         f"units in the config), or list them under elements; columns: {', '.join(table.columns)}",
+                         path=path)
+
+    kept_rows = np.flatnonzero(points.ok)
+    rows = table.iloc[kept_rows].reset_index(drop=True)
+    row_numbers = kept_rows + offset
+    variables = _clean_elements(rows, columns, row_numbers, missing_codes, detection_limit_rule, output_units,
+                                requested=bool(elements), path=path)
+
+    location_id = pd.DataFrame({"x": points.x_in[kept_rows], "y": points.y_in[kept_rows]}).groupby(
+        ["x", "y"], sort=False).ngroup().to_numpy()
+    n_merged = np.bincount(location_id)
+    values = pd.DataFrame({name: var["values"] for name, var in variables.items()})
+    if len(n_merged) == len(location_id) and (location_id == np.arange(len(location_id))).all():
+        merged = values  # every location sampled once: nothing to merge
+    else:
+        merged = values.groupby(location_id, sort=True).agg(duplicate_rule)
+    first_row = np.unique(location_id, return_index=True)[1]
+    n_locations = len(n_merged)
+
+    kept, dropped = {}, {}
+    for name, var in variables.items():
+        n_valid = int(merged[name].notna().sum())
+        reason = _drop_reason(var, n_valid, n_locations, min_valid, min_valid_fraction)
+        entry = {"unit": var["unit"], "source_columns": var["sources"], "valid_locations": n_valid}
+        if reason is None:
+            kept[name] = entry
+        else:
+            if bool(elements) and n_valid == 0:
+                raise InputError(f"requested element {name!r} has no valid values: {reason}", path=path,
+                                 column=", ".join(s["column"] for s in var["sources"]))
+            dropped[name] = {"reason": reason, **entry}
+    if not kept:
+        reasons = "; ".join(f"{k}: {v['reason']}" for k, v in dropped.items())
+        raise InputError(f"no element has enough valid values ({reasons})", path=path)
+
+    merged = merged[list(kept)]
+    has_value = merged.notna().any(axis=1).to_numpy()
+    empty_locations = np.flatnonzero(~has_value)
+    rejections = list(points.rejected)
+    if len(empty_locations):
+        empty_rows = np.flatnonzero(np.isin(location_id, empty_locations))
+        rejections += [{"row": int(row_numbers[i]), "reason": "no valid value in any kept element", "column": None,
+                        "value": ""} for i in empty_rows]
+        rejections.sort(key=lambda r: r["row"])
+
+    x = points.x[kept_rows][first_row][has_value]
+    y = points.y[kept_rows][first_row][has_value]
+    frame = pd.DataFrame({"x": x, "y": y, "n_merged": n_merged[has_value].astype(np.int64)})
+    for name in kept:
+        frame[name] = merged[name].to_numpy(dtype=float)[has_value]
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=points.crs_out)
+    gdf.attrs["units"] = {name: entry["unit"] for name, entry in kept.items()}
+
+    used = coordinate_columns | geometry_columns | {c.column for c in columns}
+    qa = {
+        "file": str(path),
+        "layer": table.attrs.get("layer"),
+        "row_numbering": table.attrs["row_numbering"],
+        "rows_read": len(table),
+        "rows_kept": int(n_merged[has_value].sum()),
+        "rows_rejected": _rejection_summary(rejections),
+        **points.qa,
+        "missing_codes": [_plain(c) for c in missing_codes],
+        "value_counts_cover": "rows with usable coordinates, before locations are merged",
+        "values_missing": {k: v["missing"] for k, v in variables.items()},
+        "values_below_detection": {
+            "rule": detection_limit_rule,
+            "replaced_by": DETECTION_LIMIT_RULES[detection_limit_rule][1],
+            "limit_not_given": "a zero, a bare '<' or 'BDL' is below a limit the file does not give: the smallest "
+                               "limit (else the smallest measured value) of that column, in the column's unit, "
+                               "stands in for it (stand_in_limit)",
+            "counts": {k: v["below"] for k, v in variables.items() if v["below"]["count"]},
+        },
+        "values_above_detection": {k: v["above"] for k, v in variables.items() if v["above"]},
+        "values_text_to_missing": {k: v["text"] for k, v in variables.items() if v["text"]["count"]},
+        "locations_merged": {
+            "rule": duplicate_rule,
+            "rows": int(len(kept_rows)),
+            "locations": int(n_locations),
+            "locations_with_repeats": int((n_merged > 1).sum()),
+            "rows_merged_away": int(len(kept_rows) - n_locations),
+            "max_rows_at_one_location": int(n_merged.max()),
+            "locations_dropped_without_values": int(len(empty_locations)),
+            "locations_written": int(has_value.sum()),
+            "key": "identical input coordinates",
+        },
+        "elements_kept": kept,
+        "elements_dropped": dropped,
+        "units": dict(gdf.attrs["units"]),
+        "min_valid": min_valid,
+        "min_valid_fraction": min_valid_fraction,
+        "columns_not_used": [c for c in table.columns if c not in used],
+        "columns_renamed": table.attrs.get("renamed_columns", {}),
+    }
+    return gdf, qa
+
+
+def _check_options(rule, duplicate_rule, min_valid, min_valid_fraction):
+    if rule not in DETECTION_LIMIT_RULES:
+        raise InputError(f"detection_limit_rule {rule!r} is not one of {', '.join(DETECTION_LIMIT_RULES)}",
+                         column="detection_limit_rule")
+    if duplicate_rule not in DUPLICATE_RULES:
+        raise InputError(f"duplicate_rule {duplicate_rule!r} is not one of {', '.join(DUPLICATE_RULES)}",
+                         column="duplicate_rule")
+    if not isinstance(min_valid, (int, np.integer)) or min_valid < 0:
+        raise InputError(f"min_valid must be a whole number >= 0, not {min_valid!r}", column="min_valid")
+    if not 0.0 <= float(min_valid_fraction) <= 1.0:
+        raise InputError(f"min_valid_fraction must lie in 0..1, not {min_valid_fraction!r}",
+                         column="min_valid_fraction")
+
+
+def _with_path(exc, path):
+    prefix = str(InputError("", column=exc.column, rows=exc.rows)) if (exc.column or exc.rows) else ""
+    return InputError(str(exc)[len(prefix):], path=path, column=exc.column, rows=exc.rows)
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _clean_elements(rows, columns, row_numbers, missing_codes, rule, output_units, requested, path):
+    """Per variable: canonical values per row and the counts of every repair."""
+    by_name = {}
+    for entry in columns:
+        by_name.setdefault(entry.name, []).append(entry)
+    variables = {}
+    for name, entries in by_name.items():
+        species = entries[0].species or name
+        unit = canonical_unit(name if output_units and name in output_units else species, output_units)
+        parsed = []
+        for entry in entries:
+            p = parse_values(rows[entry.column], missing_codes)
+            values, proxy = replace_below_detection(p, rule)
+            values = values * conversion_factor(entry.unit, unit)
+            too_big = values * TO_PPM[unit] > 1e6  # more than 100 %
+            p.status[too_big] = OUT_OF_RANGE
+            values[too_big] = np.nan
+            if requested and not np.isin(p.status, _HAS_VALUE).any() and (p.status == TEXT).any():
+                text_at = np.flatnonzero(p.status == TEXT)[:5]
+                shown = ", ".join(f"row {row_numbers[i]}: {p.raw.iloc[i]!r}" for i in text_at)
+                raise InputError(f"requested element {name!r}: the column holds text and no numbers ({shown})",
+                                 path=path, column=entry.column, rows=[int(r) for r in row_numbers[text_at]])
+            parsed.append((entry, p, values, proxy))
+        variables[name] = _combine(parsed, unit, rule, row_numbers)
+    return variables
+
+
+def _combine(parsed, unit, rule, row_numbers):
+    # columns with more values first; each row takes the first column that has one
+    order = sorted(range(len(parsed)), key=lambda i: -int(np.isin(parsed[i][1].status, _HAS_VALUE).sum()))
+    parsed = [parsed[i] for i in order]
+    has = np.stack([np.isin(p.status, _HAS_VALUE) for _, p, _, _ in parsed])
+    choice = np.where(has.any(axis=0), has.argmax(axis=0), 0)
+    take = np.arange(len(choice))
+    status = np.stack([p.status for _, p, _, _ in parsed])[choice, take]
+    values = np.stack([v for _, _, v, _ in parsed])[choice, take]
+
+    missing = {"total": int(np.isnan(values).sum())}
+    for code, label in _MISSING_CAUSES.items():
+        count = int((status == code).sum())
+        if count:
+            missing[label] = count
+    below_known, below_unknown = int((status == BELOW).sum()), int((status == BELOW_UNKNOWN).sum())
+    censored_missing = int((np.isin(status, (BELOW, BELOW_UNKNOWN)) & np.isnan(values)).sum())
+    if censored_missing:
+        label = "below_detection_set_missing" if rule == "missing" else "below_detection_no_limit_known"
+        missing[label] = censored_missing
+    below = {"count": below_known + below_unknown, "limit_given": below_known, "limit_not_given": below_unknown}
+    if below_unknown:
+        below["stand_in_limit"] = {e.column: _plain(proxy) for e, _, _, proxy in parsed if np.isfinite(proxy)}
+    text_positions = np.flatnonzero(status == TEXT)
+    examples = []
+    for i in text_positions[:5]:
+        entry, p, _, _ = parsed[choice[i]]
+        examples.append({"row": int(row_numbers[i]), "column": entry.column, "value": str(p.raw.iloc[i])})
+    sources = []
+    for k, (entry, _, _, _) in enumerate(parsed):
+        source = {"column": entry.column, "unit": entry.unit, "factor": conversion_factor(entry.unit, unit)}
+        if entry.method:
+            source["method"] = entry.method
+        if len(parsed) > 1:
+            source["values_used"] = int(((choice == k) & np.isin(status, _HAS_VALUE)).sum())
+        sources.append(source)
+    return {
+        "values": values,
+        "unit": unit,
+        "sources": sources,
+        "detected": int(((status == VALID) | (status == ABOVE)).sum()),
+        "status": status,
+        "missing": missing,
+        "below": below,
+        "above": int((status == ABOVE).sum()),
+        "text": {"count": int(len(text_positions)), "examples": examples},
+    }
+
+
+def _drop_reason(var, n_valid, n_locations, min_valid, min_valid_fraction):
+    n_rows = len(var["values"])
+    if n_valid == 0:
+        if var["text"]["count"] and var["text"]["count"] + var["missing"].get("empty_or_NA", 0) == n_rows:
+            return f"no numeric values: the column holds text ({var['text']['count']} of {n_rows} rows)"
+        causes = ", ".join(f"{k} {v}" for k, v in var["missing"].items() if k != "total")
+        return f"no valid values: all {n_rows} rows missing ({causes})"
+    if var["detected"] == 0:
+        return f"no value above the detection limit ({var['below']['count']} rows below it, none measured)"
+    if n_valid < min_valid:
+        return f"only {n_valid} valid locations (min_valid = {min_valid})"
+    if n_valid < min_valid_fraction * n_locations:
+        return (f"only {n_valid} of {n_locations} locations valid ({n_valid / n_locations:.1%}, "
+                f"min_valid_fraction = {min_valid_fraction:.1%})")
+    return None
+
+
+def _rejection_summary(rejections):
+    by_reason = {}
+    for r in rejections:
+        by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
+    return {"count": len(rejections), "by_reason": by_reason, "rows": rejections}
+
+
+# ---------------------------------------------------------------- sites
+
+def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, area_margin=1.0):
+    """Known mineral sites as points in the working CRS; attributes kept as readable strings.
+
+    Sites at identical input coordinates are merged into one point: n_merged counts them and each
+    attribute joins their distinct values with '; '.
+    """
+    table = read_table(path, layer=layer)
+    if len(table) == 0:
+        raise InputError("no data rows (the file has a header only)", path=path)
+    points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
+                           area_margin=area_margin)
+    skip = {points.qa["coordinates"]["x_column"], points.qa["coordinates"]["y_column"],
+            table.attrs.get("geometry_x"), table.attrs.get("geometry_y")}
+    kept_rows = np.flatnonzero(points.ok)
+    rows = table.iloc[kept_rows].reset_index(drop=True)
+    renamed = {}
+    texts = {}
+    for column in table.columns:
+        if column in skip:
+            continue
+        # GeoPackage field names ignore case
+        clash = column in ("x", "y") or column.lower() in ("n_merged", "geometry")
+        name = f"attr_{column}" if clash else column
+        if name != column:
+            renamed[column] = name
+        texts[name] = _as_text(rows[column])
+    attributes = pd.DataFrame(texts, index=rows.index)
+    location_id = pd.DataFrame({"x": points.x_in[kept_rows], "y": points.y_in[kept_rows]}).groupby(
+        ["x", "y"], sort=False).ngroup().to_numpy()
+    n_merged = np.bincount(location_id)
+    first_row = np.unique(location_id, return_index=True)[1]
+    if (n_merged > 1).any():
+        attributes = attributes.groupby(location_id, sort=True).agg(_join_distinct)
+    else:
+        attributes = attributes.iloc[first_row].reset_index(drop=True)
+    x = points.x[kept_rows][first_row]
+    y = points.y[kept_rows][first_row]
+    frame = pd.DataFrame({"x": x, "y": y, "n_merged": n_merged.astype(np.int64)})
+    for column in attributes.columns:
+        frame[column] = attributes[column].to_numpy(dtype=object)
+    gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=points.crs_out)
+    qa = {
+        "file": str(path),
+        "layer": table.attrs.get("layer"),
+        "row_numbering": table.attrs["row_numbering"],
+        "rows_read": len(table),
+        "rows_kept": int(len(kept_rows)),
+        "rows_rejected": _rejection_summary(points.rejected),
+        **points.qa,
+        "locations_merged": {
+            "rows": int(len(kept_rows)),
+            "locations": int(len(n_merged)),
+            "locations_with_repeats": int((n_merged > 1).sum()),
+            "rows_merged_away": int(len(kept_rows) - len(n_merged)),
+            "rule": "sites at identical input coordinates become one point; attributes join distinct values with '; '",
+        },
+        "attribute_columns": list(attributes.columns),
+        "columns_renamed": {**table.attrs.get("renamed_columns", {}), **renamed},
+    }
+    return gdf, qa
+
+
+def _as_text(series):
+    """Readable strings: integers without '.0', dates as ISO dates, missing as ''."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        text = series.dt.strftime("%Y-%m-%d")
+        has_time = series.notna() & (series != series.dt.normalize())
+        text = text.where(~has_time, series.dt.strftime("%Y-%m-%dT%H:%M:%S"))
+        return text.fillna("").astype(object)
+    if pd.api.types.is_float_dtype(series.dtype):
+        return series.map(lambda v: "" if pd.isna(v) else (f"{v:.0f}" if float(v).is_integer() else repr(float(v))))
+    return series.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+                      else str(v).strip()).astype(object)
+
+
+def _join_distinct(values):
+    seen = []
+    for value in values:
+        if value and value not in seen:
+            seen.append(value)
+    return "; ".join(seen)

@@ -1,0 +1,173 @@
+"""Reading survey tables (CSV or any vector file GDAL reads) and writing point layers.
+
+CSV cells stay raw strings so that ``<0.5``, ``n.d.`` and ``-9999`` reach the
+cleaning step as the user typed them. Vector files keep the field types GDAL
+reports and gain ``geometry_x`` / ``geometry_y`` columns from point geometry.
+
+Row numbers: a CSV row is numbered as a spreadsheet shows it (the header is
+row 1, the first data row is row 2); a vector feature as the QGIS attribute
+table shows it (the first feature is row 1). ``table.attrs["row_offset"]`` is
+what to add to a 0-based position to get that number.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from .atomic import atomic_path
+from .errors import InputError
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
+GEOMETRY_X = "geometry_x"
+GEOMETRY_Y = "geometry_y"
+CSV_ROW_NUMBERING = "spreadsheet row: the header is row 1, the first data row is row 2"
+VECTOR_ROW_NUMBERING = "feature number: the first feature is row 1 (as in the QGIS attribute table)"
+
+
+def read_table(path, layer=None):
+    """All columns of a survey table as read; ``attrs`` carry crs, row numbering and layer."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path=path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError("file is empty (0 bytes): expected a header row and data rows", path=path)
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        return _read_delimited(path)
+    return _read_vector(path, layer)
+
+
+def _read_delimited(path):
+    encoding = _encoding(path)
+    with open(path, newline="", encoding=encoding) as fh:
+        header_line = fh.readline()
+    if not header_line.strip():
+        raise InputError("the first line is blank: expected a header row", path=path)
+    sep = max([",", ";", "\t", "|"], key=header_line.count)
+    header = next(csv.reader([header_line], delimiter=sep))
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, encoding=encoding)
+    except pd.errors.ParserError as exc:
+        raise InputError(f"cannot parse as delimited text ({exc})", path=path) from None
+    # pandas renames repeated headers "Au_ppm" -> "Au_ppm.1"; say so instead of hiding it
+    renamed = {}
+    seen = {}
+    for position, name in enumerate(header):
+        name = name.strip()
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1 and position < len(table.columns):
+            renamed[str(table.columns[position])] = name
+    table.columns = [str(c).strip() for c in table.columns]
+    table.attrs.update(
+        path=str(path), kind="delimited text", separator=sep, encoding=encoding, crs=None, layer=None,
+        row_offset=2, row_numbering=CSV_ROW_NUMBERING, renamed_columns=renamed, geometry_type=None,
+    )
+    return table
+
+
+def _encoding(path):
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    try:
+        head.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        # a cut inside a multi-byte character at the end of the sample is not an error
+        if exc.start >= len(head) - 3:
+            return "utf-8-sig"
+        return "latin-1"
+
+
+def _read_vector(path, layer):
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # GDAL reports unreadable files with many exception types
+        raise InputError(f"GDAL cannot read this file ({exc})", path=path) from None
+    if not layers:
+        raise InputError("the file holds no layers", path=path)
+    if layer is None:
+        layer = layers[0]
+    elif str(layer) not in layers:
+        raise InputError(f"no layer {layer!r}; layers in the file: {', '.join(layers)}", path=path)
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+        frame = pyogrio.read_dataframe(path, layer=layer)
+    except Exception as exc:
+        raise InputError(f"GDAL cannot read layer {layer!r} ({exc})", path=path) from None
+    geometry_type = info.get("geometry_type")
+    crs = None
+    if "geometry" in getattr(frame, "columns", []) and hasattr(frame, "geometry"):
+        geometry = frame.geometry
+        crs = geometry.crs.to_string() if geometry.crs is not None else None
+        xs, ys = _point_xy(geometry)
+        table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        x_name, y_name = _free_name(GEOMETRY_X, table.columns), _free_name(GEOMETRY_Y, table.columns)
+        table[x_name] = xs
+        table[y_name] = ys
+    else:
+        table = pd.DataFrame(frame)
+        x_name = y_name = None
+    table.columns = [str(c) for c in table.columns]
+    table.attrs.update(
+        path=str(path), kind="vector", driver=info.get("driver"), crs=crs, layer=layer, layers=layers,
+        row_offset=1, row_numbering=VECTOR_ROW_NUMBERING, renamed_columns={}, geometry_type=geometry_type,
+        geometry_x=x_name, geometry_y=y_name,
+    )
+    return table
+
+
+def _point_xy(geometry):
+    xs = np.full(len(geometry), np.nan)
+    ys = np.full(len(geometry), np.nan)
+    is_point = (geometry.geom_type == "Point").to_numpy() & ~geometry.is_empty.to_numpy()
+    if is_point.any():
+        points = geometry[is_point]
+        xs[is_point] = points.x.to_numpy()
+        ys[is_point] = points.y.to_numpy()
+    return xs, ys
+
+
+def _free_name(name, taken):
+    while name in taken:
+        name = f"_{name}"
+    return name
+
+
+def write_points(gdf, path, layer=None):
+    """Write a point GeoDataFrame to a GeoPackage atomically; ``attrs['units']`` go in the layer metadata.
+
+    The ``x`` and ``y`` columns are not written as fields: the geometry holds them, and GeoPackage field
+    names are case-insensitive, so ``y`` would clash with yttrium ``Y``. read_points puts them back.
+    """
+    path = Path(path)
+    layer = layer or path.stem
+    metadata = {}
+    units = gdf.attrs.get("units")
+    if units:
+        metadata["units"] = json.dumps(units)
+    fields = gdf.drop(columns=[c for c in ("x", "y") if c in gdf.columns])
+    taken = {}
+    for name in fields.columns:
+        if name.lower() in taken:
+            raise InputError(f"columns {taken[name.lower()]!r} and {name!r} differ only in case; a GeoPackage "
+                             "cannot hold both", path=path, column=name)
+        taken[name.lower()] = name
+    with atomic_path(path) as tmp:
+        pyogrio.write_dataframe(fields, tmp, layer=layer, driver="GPKG", layer_metadata=metadata or None)
+    return path
+
+
+def read_points(path, layer=None):
+    """Read a layer written by write_points: x and y from the geometry, ``attrs['units']`` from its metadata."""
+    path = Path(path)
+    gdf = pyogrio.read_dataframe(path, layer=layer)
+    xs, ys = _point_xy(gdf.geometry)
+    gdf.insert(0, "x", xs)
+    gdf.insert(1, "y", ys)
+    metadata = pyogrio.read_info(path, layer=layer).get("layer_metadata") or {}
+    if "units" in metadata:
+        gdf.attrs["units"] = json.loads(metadata["units"])
+    return gdf
