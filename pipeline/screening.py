@@ -76,11 +76,15 @@ def svm_auc(values, labels, *, c=1.0, folds=5, seed=0, max_samples=4000):
 
 
 def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58, explicit=None,
-                    min_selected=1, svm_c=1.0, cv_folds=5, seed=0):
+                    min_selected=1, direction="enriched", svm_c=1.0, cv_folds=5, seed=0):
     """Per-element AUC, S_AUC, Z_AUC and the selection, as a DataFrame in ``COLUMNS`` order.
 
     ``samples`` is a DataFrame with one column per element (NaN missing).
     ``explicit`` (a list of element names) overrides the Z_AUC selection.
+    ``direction="enriched"`` selects only elements whose concentration is higher
+    near sites (rank AUC above 0.5): an SVM's AUC cannot tell enrichment from
+    depletion, and a depleted element is rarely what a geologist means by an
+    indicator. ``"any"`` follows the paper's SVM AUC alone.
     """
     labels = np.asarray(labels)
     if labels.sum() == 0:
@@ -102,11 +106,12 @@ def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58,
         rows.append(dict(element=name, n_valid=int(valid.sum()), n_with_mines=c_p, n_without_mines=c_n,
                          auc=auc, rank_auc=rank, s_auc=s_auc(auc, c_p, c_n), z_auc=z_auc(auc, c_p, c_n)))
     table = pd.DataFrame(rows, columns=COLUMNS[:-1])
-    table["selected"] = select(table, z_critical, explicit=explicit, min_selected=min_selected)
+    table["selected"] = select(table, z_critical, explicit=explicit, min_selected=min_selected,
+                               direction=direction)
     return table
 
 
-def select(table, z_critical, *, explicit=None, min_selected=1):
+def select(table, z_critical, *, explicit=None, min_selected=1, direction="any"):
     """Boolean selection: Z_AUC above the critical value, or the explicit list.
 
     When fewer than ``min_selected`` pass, the highest Z_AUC elements are taken so
@@ -120,6 +125,8 @@ def select(table, z_critical, *, explicit=None, min_selected=1):
                              f"(available: {', '.join(names)})")
         return table["element"].isin(explicit).to_numpy()
     z = table["z_auc"].to_numpy(dtype=float)
+    if direction == "enriched":
+        z = np.where(table["rank_auc"].to_numpy(dtype=float) > 0.5, z, np.nan)
     chosen = np.nan_to_num(z, nan=-np.inf) > z_critical
     if chosen.sum() < min_selected:
         order = np.argsort(-np.nan_to_num(z, nan=-np.inf))

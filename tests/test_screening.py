@@ -84,3 +84,17 @@ def test_no_sample_near_a_site_is_a_clear_error():
     samples = pd.DataFrame({"Au": [1.0, 2.0, 3.0]})
     with pytest.raises(InputError, match="label_radius"):
         screen_elements(samples, ["Au"], np.zeros(3, dtype=int))
+
+
+def test_enriched_direction_drops_depleted_elements():
+    rng = np.random.default_rng(3)
+    n = 600
+    labels = (rng.random(n) < 0.2).astype(int)
+    samples = pd.DataFrame({"La": np.exp(rng.normal(0, 1, n) - 1.5 * labels)})  # depleted near sites
+    any_dir = screen_elements(samples, ["La"], labels, method="svm", direction="any", min_selected=1)
+    assert any_dir["auc"].iloc[0] > 0.7 and any_dir["rank_auc"].iloc[0] < 0.3
+    two = pd.DataFrame({"La": samples["La"], "Au": np.exp(rng.normal(0, 1, n) + 1.5 * labels)})
+    table = screen_elements(two, ["La", "Au"], labels, method="svm", direction="enriched")
+    assert table.set_index("element")["selected"].to_dict() == {"La": False, "Au": True}
+    table = screen_elements(two, ["La", "Au"], labels, method="svm", direction="any")
+    assert table["selected"].all()

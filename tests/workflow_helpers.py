@@ -37,7 +37,7 @@ def write_config(config, path):
 def snakemake(workdir, configfile, *args, check=True):
     env = dict(os.environ, XDG_CACHE_HOME=str(Path(workdir) / ".cache"))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", "--resources", "gpu=1", *args]
+           "--resources", "gpu=1", "--configfile", str(configfile), "--cores", "2", *args]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n"

@@ -22,7 +22,8 @@ def main(smk):
     log.info("%d of %d samples lie within %.0f m of a site", labels.sum(), len(labels), opts["label_radius"])
     table = screen_elements(samples, elements, labels, method=opts["auc_method"],
                             z_critical=opts["z_critical"], explicit=opts["elements"],
-                            min_selected=opts["min_selected"], svm_c=opts["svm_c"],
+                            min_selected=opts["min_selected"], direction=opts["direction"],
+                            svm_c=opts["svm_c"],
                             cv_folds=opts["cv_folds"], seed=smk.params.seed)
     log.info("selected: %s", ", ".join(table.loc[table["selected"], "element"]))
     with atomic_path(smk.output.elements) as tmp:
