@@ -8,10 +8,10 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 
 STAMP := $(VENV)/.installed
 
-$(STAMP): envs/requirements.txt pyproject.toml
+$(STAMP): envs/requirements.txt envs/requirements-cluster.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -r envs/requirements.txt
+	$(VENV)/bin/python -m pip install -q -r envs/requirements.txt -r envs/requirements-cluster.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
