@@ -1,0 +1,73 @@
+"""Model files: the source network and the trained SKT model, saved atomically with
+the metadata needed to rebuild them (element names, width, dilations, crop)."""
+
+from pathlib import Path
+
+import torch
+
+from ..atomic import atomic_path
+from ..errors import InputError
+from .model import SKTModel
+from .resnet import resnet18
+
+SOURCE_KIND = "skt-source"
+SKT_KIND = "skt-model"
+FORMAT = 1
+
+
+def save_torch(path, obj):
+    """torch.save through a temporary file, renamed into place."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path, kind=None):
+    path = Path(path)
+    if not path.exists():
+        raise InputError("model file does not exist", path=path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's input problem
+        raise InputError(f"not a readable PyTorch file: {exc}", path=path) from None
+    if kind is not None and (not isinstance(obj, dict) or obj.get("kind") != kind):
+        found = obj.get("kind") if isinstance(obj, dict) else type(obj).__name__
+        raise InputError(f"expected a {kind!r} file written by this workflow, found {found!r}", path=path)
+    return obj
+
+
+def save_source(path, network, elements, **info):
+    save_torch(path, {"kind": SOURCE_KIND, "format": FORMAT, "elements": list(elements),
+                      "width": network.width, "in_channels": network.in_channels,
+                      "state_dict": network.state_dict(), **info})
+
+
+def load_source(path):
+    """(ResNet18 with the saved weights, element names, the file's other entries)."""
+    obj = load_torch(path, SOURCE_KIND)
+    elements = list(obj["elements"])
+    if len(elements) != int(obj["in_channels"]):
+        raise InputError(f"{len(elements)} element names for {obj['in_channels']} input channels", path=path)
+    network = resnet18(obj["in_channels"], 2, obj["width"])
+    network.load_state_dict(obj["state_dict"])
+    info = {k: v for k, v in obj.items() if k not in ("state_dict",)}
+    return network, elements, info
+
+
+def save_skt(path, model, **info):
+    save_torch(path, {"kind": SKT_KIND, "format": FORMAT, "elements": model.elements,
+                      "dilations": model.dilations, "width": model.width, "transfer": model.transfer,
+                      "transfer_mode": model.transfer_mode, "soft_mask": model.mask is not None,
+                      "names": model.names, "state_dict": model.state_dict(), **info})
+
+
+def load_skt(path):
+    """(SKTModel in eval mode on the CPU, the file's other entries)."""
+    obj = load_torch(path, SKT_KIND)
+    elements = list(obj["elements"])
+    source = resnet18(len(elements), 2, obj["width"]) if obj["transfer"] else None
+    model = SKTModel(elements, obj["dilations"], width=obj["width"], source=source,
+                     transfer=obj["transfer"], transfer_mode=obj["transfer_mode"] or "product",
+                     soft_mask=obj["soft_mask"])
+    model.load_state_dict(obj["state_dict"])
+    info = {k: v for k, v in obj.items() if k != "state_dict"}
+    return model.eval(), info

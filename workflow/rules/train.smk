@@ -1,0 +1,79 @@
+# Training. Both rules declare resources: gpu=1 so that with
+# `--resources gpu=1` Snakemake never puts two of them on one GPU. Checkpoints
+# live beside the declared outputs (not as outputs: Snakemake deletes outputs
+# before a job starts, and the checkpoint is what a rerun resumes from).
+
+TILE_FILES = ("windows.npy", "index.csv", "tiles.json")
+
+
+def source_tiles(wildcards):
+    """Tiles the source network learns from: this dataset's, or another's (source.task: dataset)."""
+    src = dataset_config(config, wildcards.dataset)["source"]
+    name = src["dataset"] if src["task"] == "dataset" else wildcards.dataset
+    return [f"results/{name}/tiles/{f}" for f in TILE_FILES]
+
+
+def source_network(wildcards):
+    """The source network file train_skt transfers from; none when transfer is off."""
+    view = dataset_config(config, wildcards.dataset)
+    if not view["skt"]["transfer"]:
+        return []
+    if view["source"]["task"] == "checkpoint":
+        from pipeline.paths import expand_path
+
+        return [expand_path(view["source"]["checkpoint"], "source.checkpoint")]
+    return [f"results/{wildcards.dataset}/models/source.pt"]
+
+
+rule train_source:
+    """Source network N_S: a plain ResNet-18 on the source task (paper section 3.1)."""
+    input:
+        tiles=source_tiles,
+    output:
+        model="results/{dataset}/models/source.pt",
+        metrics="results/{dataset}/models/source_metrics.json",
+        log_csv="results/{dataset}/models/source_log.csv",
+    params:
+        source=settings("source"),
+        model=settings("model"),
+        train=settings("train"),
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint="results/{dataset}/models/checkpoints/source.ckpt",
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/train_source.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_source.tsv"
+    script:
+        "../scripts/train_source.py"
+
+
+rule train_skt:
+    """SKT: soft mask, dilated inputs, selective transfer, self-distillation (paper section 3)."""
+    input:
+        tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
+        source=source_network,
+        elements="results/{dataset}/screening/elements.csv",
+    output:
+        model="results/{dataset}/models/skt.pt",
+        metrics="results/{dataset}/models/skt_metrics.json",
+        log_csv="results/{dataset}/models/skt_log.csv",
+    params:
+        skt=settings("skt"),
+        model=settings("model"),
+        train=settings("train"),
+        seed=config["seed"],
+        device=config["device"],
+        checkpoint="results/{dataset}/models/checkpoints/skt.ckpt",
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/train_skt.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_skt.tsv"
+    script:
+        "../scripts/train_skt.py"
