@@ -1,0 +1,67 @@
+# The report (figures and one self-contained HTML page) and the QGIS style
+# sidecars of the probability maps. Uses source_network (train.smk) and
+# dense_maps (evaluate.smk): include it after those.
+
+
+rule qgis_style:
+    """QGIS default style beside a probability map: pseudocolour 0..1, nodata transparent."""
+    input:
+        probability="results/{dataset}/maps/{map}_probability.tif",
+    output:
+        style="results/{dataset}/maps/{map}_probability.qml",
+    wildcard_constraints:
+        map="[A-Za-z0-9_]+",
+    log:
+        "results/{dataset}/logs/qgis_style_{map}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/qgis_style_{map}.tsv"
+    script:
+        "../scripts/qgis_styles.py"
+
+
+def report_inputs(wildcards):
+    """Named inputs of the report that depend on the settings: the evaluation
+    tables (beta sweep only where enabled), the source network's log (only when
+    this dataset trains one), each dense baseline map and every map's style."""
+    d = wildcards.dataset
+    view = dataset_config(config, d)
+    out = {name: f"results/{d}/tables/{name}.{ext}" for name, ext in
+           (("comparison", "csv"), ("per_network", "csv"), ("ablation", "csv"), ("map_evaluation", "json"))}
+    if view["evaluate"]["beta_sweep"]:
+        out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
+    if source_network(wildcards) == [f"results/{d}/models/source.pt"]:
+        out["source_log"] = f"results/{d}/models/source_log.csv"
+    for name in dense_maps(d):
+        if name != "skt":
+            out[f"dense_{name}"] = f"results/{d}/maps/{name}_probability.tif"
+        out[f"style_{name}"] = f"results/{d}/maps/{name}_probability.qml"
+    return out
+
+
+rule report:
+    """Figures (PNG) and the self-contained HTML report of one dataset."""
+    input:
+        unpack(report_inputs),
+        rasters="results/{dataset}/rasters",
+        stack="results/{dataset}/stack/zscore.tif",
+        qa="results/{dataset}/prepare/qa.json",
+        elements="results/{dataset}/screening/elements.csv",
+        sites="results/{dataset}/prepare/sites.gpkg",
+        tiles_meta="results/{dataset}/tiles/tiles.json",
+        tiles_index="results/{dataset}/tiles/index.gpkg",
+        probability="results/{dataset}/maps/skt_probability.tif",
+        windows="results/{dataset}/maps/skt_windows.gpkg",
+        skt_metrics="results/{dataset}/models/skt_metrics.json",
+        skt_log="results/{dataset}/models/skt_log.csv",
+    output:
+        html="results/{dataset}/report/report.html",
+        figures=directory("results/{dataset}/report/figures"),
+    params:
+        settings=lambda wildcards: dataset_config(config, wildcards.dataset),
+        window_reduce=lambda wildcards: dataset_config(config, wildcards.dataset)["baselines"]["pixel_reduce"],
+    log:
+        "results/{dataset}/logs/report.log",
+    benchmark:
+        "results/{dataset}/benchmarks/report.tsv"
+    script:
+        "../scripts/report.py"
