@@ -4,6 +4,8 @@ Statistics come from a first pass over blocks and the scaled bands are written
 in a second pass, so memory stays bounded by one block of every band.
 """
 
+import contextlib
+
 import numpy as np
 import rasterio
 from rasterio.windows import Window
@@ -11,6 +13,11 @@ from rasterio.windows import Window
 from .errors import InputError
 from .grid import GridSpec
 from .rasters import NODATA, open_geotiff_for_writing
+
+# GDAL's block cache defaults to 5 % of RAM and fills with the stack's dirty tiles
+# on large grids; every tile is written once, so a small cache costs nothing.
+# (rasterio takes GDAL_CACHEMAX in bytes.)
+_GDAL_CACHE_BYTES = 128 * 2**20
 
 
 def _row_blocks(height, block_rows):
@@ -71,20 +78,16 @@ def zscore_stack(raster_paths, names, out_path, block_rows=512):
             raise InputError(f"{path}: element {name} is constant over the grid ({s['mean']}); "
                              "it cannot be z-scored: leave it out of the selection")
         stats[name] = s
-    sources = [rasterio.open(p) for p in raster_paths]
-    try:
-        with open_geotiff_for_writing(out_path, grid, names) as dst:
-            for start, rows in _row_blocks(grid.height, block_rows):
-                window = Window(0, start, grid.width, rows)
-                for band, (name, src) in enumerate(zip(names, sources), start=1):
-                    block = src.read(1, window=window, masked=True).astype(np.float32)
-                    z = (block - np.float32(stats[name]["mean"])) / np.float32(stats[name]["std"])
-                    dst.write(z.filled(NODATA).astype(np.float32), band, window=window)
-            dst.update_tags(method="z-score per band over valid cells (Huang et al. 2022, eq. 5)")
-            for band, name in enumerate(names, start=1):
-                dst.update_tags(band, element=name, mean=repr(stats[name]["mean"]),
-                                std=repr(stats[name]["std"]))
-    finally:
-        for src in sources:
-            src.close()
+    with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_BYTES), contextlib.ExitStack() as opened:
+        sources = [opened.enter_context(rasterio.open(p)) for p in raster_paths]
+        dst = opened.enter_context(open_geotiff_for_writing(out_path, grid, names))
+        for start, rows in _row_blocks(grid.height, block_rows):
+            window = Window(0, start, grid.width, rows)
+            for band, (name, src) in enumerate(zip(names, sources), start=1):
+                block = src.read(1, window=window, masked=True).astype(np.float32)
+                z = (block - np.float32(stats[name]["mean"])) / np.float32(stats[name]["std"])
+                dst.write(z.filled(NODATA).astype(np.float32), band, window=window)
+        dst.update_tags(method="z-score per band over valid cells (Huang et al. 2022, eq. 5)")
+        for band, name in enumerate(names, start=1):
+            dst.update_tags(band, element=name, mean=repr(stats[name]["mean"]), std=repr(stats[name]["std"]))
     return stats

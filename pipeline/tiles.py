@@ -21,6 +21,11 @@ from .atomic import atomic_path, write_json
 from .errors import InputError
 from .grid import GridSpec
 
+# GDAL's block cache defaults to 5 % of RAM and would fill with the stack's blocks
+# on a large grid. It needs to hold one row of blocks of every band: the windows'
+# strips are thinner than a block, and each block is then decompressed once per pass.
+_MIN_CACHE_BYTES = 64 * 2**20
+
 INDEX_COLUMNS = ["tile_id", "row", "col", "split", "label", "n_sites", "valid_fraction"]
 
 
@@ -80,6 +85,37 @@ def build_tile_index(grid, site_xy, layout):
     return frame
 
 
+def _cache_bytes(src):
+    """One row of blocks of every band, with room to spare (rasterio takes bytes)."""
+    block_rows = src.block_shapes[0][0]
+    return max(_MIN_CACHE_BYTES, int(1.25 * src.count * block_rows * src.width * 4))
+
+
+def _write_windows(path, src, kept, shape):
+    """Write the kept windows to an .npy file with plain sequential writes.
+
+    Not a memory map: the pages of a written map count as resident memory until
+    the kernel writes them back (the whole file, for a large stack), and a full
+    disk kills a process writing through a map with SIGBUS instead of raising.
+    """
+    n, bands, size, _ = shape
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+              "shape": shape}
+    rows = kept["row"].to_numpy()
+    cols = kept["col"].to_numpy()
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        start = f.tell()
+        item = bands * size * size * 4
+        for row in np.unique(rows):
+            block = src.read(window=Window(0, int(row), src.width, size), masked=True)
+            block = block.filled(0.0).astype(np.float32)
+            for i in np.flatnonzero(rows == row):
+                f.seek(start + int(i) * item)
+                f.write(block[:, :, cols[i]:cols[i] + size].tobytes())
+        f.truncate(start + n * item)
+
+
 def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False):
     """Cut the stack into windows and write the tile products to ``out_dir``.
 
@@ -90,7 +126,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
     Returns the summary written to tiles.json.
     """
     out_dir = Path(out_dir)
-    with rasterio.open(stack_path) as src:
+    with rasterio.open(stack_path) as src, rasterio.Env(GDAL_CACHEMAX=_cache_bytes(src)):
         grid = GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
         names = [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
         nodata = src.nodata
@@ -104,30 +140,24 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
                              f"({xmin:.0f}, {ymin:.0f}, {xmax:.0f}, {ymax:.0f}) in {grid.crs}: "
                              "check the sites' CRS and the grid extent")
         # valid fraction per window, one strip of window rows at a time (bounded memory)
-        index["valid_fraction"] = 0.0
-        for row in sorted(index["row"].unique()):
+        origin_rows = index["row"].to_numpy()
+        origin_cols = index["col"].to_numpy()
+        fraction = np.zeros(len(index))
+        for row in np.unique(origin_rows):
             block = src.read(window=Window(0, int(row), grid.width, layout.window), masked=True)
             valid = ~np.ma.getmaskarray(block).any(axis=0)
-            for i in np.flatnonzero(index["row"].to_numpy() == row):
-                col = int(index.at[i, "col"])
-                index.at[i, "valid_fraction"] = float(valid[:, col:col + layout.window].mean())
+            for i in np.flatnonzero(origin_rows == row):
+                col = int(origin_cols[i])
+                fraction[i] = float(valid[:, col:col + layout.window].mean())
+        index["valid_fraction"] = fraction
         keep = index["valid_fraction"] >= min_valid_fraction
         index.loc[~keep, "split"] = "skipped"
         index = pd.concat([index[keep], index[~keep]], ignore_index=True)
         index.insert(0, "tile_id", np.arange(len(index)))
         n_kept = int(keep.sum())
+        shape = (n_kept, len(names), layout.window, layout.window)
         with atomic_path(out_dir / "windows.npy") as tmp:
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                            shape=(n_kept, len(names), layout.window, layout.window))
-            kept = index.iloc[:n_kept]
-            for row in sorted(kept["row"].unique()):
-                block = src.read(window=Window(0, int(row), grid.width, layout.window), masked=True)
-                block = block.filled(0.0).astype(np.float32)
-                for i in np.flatnonzero(kept["row"].to_numpy() == row):
-                    col = int(kept.iloc[i]["col"])
-                    arr[i] = block[:, :, col:col + layout.window]
-            arr.flush()
-            del arr
+            _write_windows(tmp, src, index.iloc[:n_kept], shape)
     index = index[INDEX_COLUMNS]
     with atomic_path(out_dir / "index.csv") as tmp:
         index.to_csv(tmp, index=False)

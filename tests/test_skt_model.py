@@ -15,6 +15,7 @@ ELEMENTS = ["Au", "Cu", "Ag"]
 SKT = {"dilations": [1, 2, 3], "soft_mask": True, "mask_init": "ones", "dilation": True, "transfer": True,
        "transfer_mode": "product", "distillation": True, "beta": 0.7, "temperature": 1.0}
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     # one thread is fastest for these tiny networks and immune to busy neighbours;
@@ -23,7 +24,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 def _source(width=4, seed=0):

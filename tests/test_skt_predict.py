@@ -13,6 +13,7 @@ from pipeline.skt.files import load_skt, save_skt
 from pipeline.skt.model import SKTModel, vote
 from pipeline.skt.synthetic import write_synthetic_survey
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     # one thread is fastest for these tiny networks and immune to busy neighbours;
@@ -21,7 +22,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ SKT = {"dilations": [1, 2], "soft_mask": True, "mask_init": "ones", "dilation": 
        "transfer_mode": "product", "distillation": True, "beta": 0.7, "temperature": 1.0}
 MODEL = {"width": 4}
 
+
 @pytest.fixture(autouse=True)
 def one_thread():
     # one thread is fastest for these tiny networks and immune to busy neighbours;
@@ -28,7 +29,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
 
 
 @pytest.fixture(scope="module")

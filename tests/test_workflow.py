@@ -81,3 +81,91 @@ def test_bad_config_stops_before_any_job(tmp_path):
     result = snakemake(tmp_path, write_config(config, tmp_path / "bad.yaml"), "--dry-run", check=False)
     assert result.returncode != 0
     assert "n_neighbours" in result.stdout + result.stderr
+
+
+def test_probability_map_is_aligned_with_the_stack(tiny_run):
+    work, _, _ = tiny_run
+    out = work / "results" / "demo"
+    with rasterio.open(out / "stack" / "zscore.tif") as stack, \
+            rasterio.open(out / "maps" / "skt_probability.tif") as prob:
+        assert prob.transform == stack.transform and prob.shape == stack.shape and prob.crs == stack.crs
+        assert prob.dtypes[0] == "float32" and prob.nodata is not None
+        assert prob.descriptions[0] == "skt_probability" and prob.count == 1 + 3  # vote + one per target
+        stack_nodata = stack.read_masks().max(axis=0) == 0  # nodata in every band
+        p = prob.read(1, masked=True)
+        np.testing.assert_array_equal(p.mask, stack_nodata)
+        assert 0.0 <= float(p.min()) and float(p.max()) <= 1.0
+        assert prob.overviews(1)
+
+
+def test_window_predictions_layer(tiny_run):
+    work, _, _ = tiny_run
+    layer = gpd.read_file(work / "results" / "demo" / "maps" / "skt_windows.gpkg")
+    index = gpd.read_file(work / "results" / "demo" / "tiles" / "index.gpkg")
+    assert len(layer) == len(index) and layer.crs == index.crs
+    scored = layer[layer["split"] != "skipped"]
+    assert {"probability", "vote", "label"} <= set(layer.columns)
+    assert scored["probability"].between(0, 1).all() and set(scored["vote"].unique()) <= {0, 1}
+
+
+def test_comparison_tables(tiny_run):
+    work, _, _ = tiny_run
+    tables = work / "results" / "demo" / "tables"
+    comparison = pd.read_csv(tables / "comparison.csv")
+    assert list(comparison["method"]) == ["decision_tree", "decision_tree_pixel", "mobilenet_v2", "skt"]
+    assert list(comparison.columns[:2]) == ["method", "Methods"]
+    for key in ("accuracy", "recall", "f1", "f1_weighted", "f1_mines", "roc_auc", "average_precision", "mcc"):
+        assert f"{key}_mean" in comparison.columns and f"{key}_std" in comparison.columns
+    assert comparison["accuracy_mean"].between(0, 1).all() and (comparison["n_seeds"] == 1).all()
+    # every method is scored on the same test windows
+    assert comparison["n_mean"].nunique() == 1 and comparison["n_pos_mean"].nunique() == 1
+    # SKT's row comes from its vote, as in the per-network table
+    per_network = pd.read_csv(tables / "per_network.csv")
+    assert list(per_network["network"]) == ["t1_rho1", "t2_rho2", "t3_rho3", "vote"]
+    vote = per_network.set_index("network").loc["vote"]
+    skt = comparison.set_index("method").loc["skt"]
+    assert vote["accuracy_mean"] == skt["accuracy_mean"] and vote["f1_mean"] == skt["f1_mean"]
+    ablation = pd.read_csv(tables / "ablation.csv")
+    assert list(ablation["Methods"]) == ["R-Sk-Transfer", "Ours (full SKT)"]
+    assert (work / "results" / "demo" / "models" / "ablation" / "r_sk_transfer" / "seed42" / "skt.pt").exists()
+    text = (tables / "comparison.md").read_text()
+    assert "| Methods | Accuracy | Recall | F1-Score |" in text and "## Map-level evaluation" in text
+
+
+def test_baseline_maps_and_map_evaluation(tiny_run):
+    work, _, _ = tiny_run
+    out = work / "results" / "demo"
+    with rasterio.open(out / "stack" / "zscore.tif") as stack:
+        for name in ("decision_tree_pixel", "mobilenet_v2"):
+            with rasterio.open(out / "maps" / f"{name}_probability.tif") as prob:
+                assert (prob.transform, prob.shape, prob.crs) == (stack.transform, stack.shape, stack.crs)
+                p = prob.read(1, masked=True)
+                assert 0.0 <= float(p.min()) and float(p.max()) <= 1.0
+    result = json.loads((out / "tables" / "map_evaluation.json").read_text())
+    assert set(result["maps"]) == {"skt", "decision_tree_pixel", "mobilenet_v2"}
+    for entry in result["maps"].values():
+        test, everywhere = entry["test_sites"], entry["all_sites"]
+        assert test["n_sites_used"] < everywhere["n_sites_used"]
+        curve = test["curves"]["success_rate"]
+        assert curve["area_fraction"][0] == 0 and curve["area_fraction"][-1] == 1
+        assert 0 <= test["success_rate_auc"] <= 1
+    flat = pd.read_csv(out / "tables" / "map_evaluation.csv")
+    assert set(flat["scope"]) == {"test_sites", "all_sites"} and len(flat) == 6
+
+
+def test_changing_beta_reruns_skt_and_evaluation_not_baselines_or_source(tiny_run):
+    work, config, _ = tiny_run
+    changed = dict(config, skt=dict(config["skt"], beta=0.5))
+    rules = planned_rules(work, write_config(changed, work / "beta.yaml"))
+    assert {"train_skt", "train_skt_variant", "evaluate_skt", "comparison_table", "ablation_table"} <= rules
+    assert not rules & {"train_source", "baseline_window", "baseline_pixel", "baseline_cnn", "baseline_cnn_map",
+                        "tiles"}
+
+
+def test_extra_seed_adds_runs_of_every_method(tiny_run):
+    work, config, _ = tiny_run
+    changed = dict(config, evaluate=dict(config["evaluate"], seeds=[42, 7]))
+    rules = planned_rules(work, write_config(changed, work / "seeds.yaml"))
+    assert {"train_source_seed", "train_skt_seed", "baseline_window", "baseline_pixel_seed", "baseline_cnn",
+            "train_skt_variant", "evaluate_skt", "comparison_table"} <= rules
+    assert not rules & {"train_source", "train_skt", "baseline_pixel", "baseline_cnn_map"}

@@ -25,6 +25,10 @@ def tiny_config():
     config["model"]["width"] = 4
     config["train"].update(epochs=2, crop=28, batch_size=16)
     config["screen"]["auc_method"] = "rank"
+    # one baseline of each kind and one ablation (the one without a source network)
+    config["baselines"].update(classical=["decision_tree"], pixel=["decision_tree"], cnn=["mobilenet_v2"],
+                               cnn_width=0.25)
+    config["evaluate"].update(ablations=["r_sk_transfer"], n_background=2000)
     return config
 
 
@@ -62,3 +66,61 @@ def planned_rules(workdir, configfile, *targets):
         if m.group(1) != "total":
             rules.add(m.group(1))
     return rules
+
+
+def copy_workdir(src, dst):
+    """Copy a workflow directory with its Snakemake metadata and file times, so that the
+    copy continues where the original stopped."""
+    import shutil
+
+    shutil.copytree(src, dst, symlinks=True)
+    return Path(dst)
+
+
+def start_snakemake(workdir, configfile, *args, preexec_fn=None):
+    """Start Snakemake in a process group of its own (so that a test can signal the
+    whole run, as a terminal, `timeout` or a cluster scheduler does); output goes to
+    ``workdir/snakemake.out``."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(Path(workdir) / ".cache"))
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+           "--resources", "gpu=1", "--configfile", str(configfile), "--cores", "2", *args]
+    out = open(Path(workdir) / "snakemake.out", "w")
+    try:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=preexec_fn)
+    finally:
+        out.close()
+
+
+def kill_when(proc, condition, sig, timeout=600.0, poll=0.01):
+    """Send ``sig`` to the process group of ``proc`` as soon as ``condition()`` holds;
+    returns the exit status. Fails if the run ends or ``timeout`` passes first."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended (status {proc.returncode}) before the moment to kill it")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise AssertionError(f"no moment to kill the run came within {timeout} s")
+        time.sleep(poll)
+    os.killpg(proc.pid, sig)
+    try:
+        return proc.wait(timeout=120)
+    finally:
+        # Snakemake exits after its jobs; make sure nothing of the group lingers
+        with_group = True
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            with_group = False
+        if with_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def temp_files(folder):
+    """Temporary files of atomic writes (``.{stem}.*.part{suffix}``) anywhere under ``folder``."""
+    return sorted(p for p in Path(folder).rglob(".*") if ".part" in p.name)

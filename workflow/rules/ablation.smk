@@ -1,0 +1,144 @@
+# SKT beyond the main model: replicates for the other seeds in evaluate.seeds,
+# the paper's ablations (Table 5) and the beta sweep (Figure 6). They run the
+# same training scripts as train.smk with other settings:
+#   models/seeds/{seed}/source.pt, skt.pt            other seeds (the main seed's are models/*.pt)
+#   models/ablation/{variant}/seed{seed}/skt.pt      one part of SKT switched off
+#   models/beta_sweep/beta{beta}/seed{seed}/skt.pt   skt.beta = beta
+# A variant transfers from the source network of its seed, the same one the
+# full SKT of that seed uses.
+
+from pipeline.evaluation.tables import ABLATIONS
+
+
+def model_dir(dataset, seed):
+    """Where the source and SKT models of one seed live."""
+    if int(seed) == MAIN_SEED:
+        return f"results/{dataset}/models"
+    return f"results/{dataset}/models/seeds/{seed}"
+
+
+def seeded_source(wildcards):
+    """The source network an SKT model of this seed transfers from (none when transfer is off)."""
+    view = dataset_config(config, wildcards.dataset)
+    if not variant_skt(wildcards)["transfer"]:
+        return []
+    if view["source"]["task"] == "checkpoint":
+        from pipeline.paths import expand_path
+
+        return [expand_path(view["source"]["checkpoint"], "source.checkpoint")]
+    return [f"{model_dir(wildcards.dataset, wildcards.seed)}/source.pt"]
+
+
+def beta_of(variant):
+    return float(variant[len("beta"):])
+
+
+def variant_skt(wildcards):
+    """The skt section of one variant: the dataset's, with the variant's override."""
+    skt = dict(dataset_config(config, wildcards.dataset)["skt"])
+    study, variant = getattr(wildcards, "study", None), getattr(wildcards, "variant", None)
+    if study == "ablation":
+        skt.update(ABLATIONS[variant][1])
+    elif study == "beta_sweep":
+        skt["beta"] = beta_of(variant)
+    return skt
+
+
+def skt_model(dataset, study, variant, seed):
+    """Model file of one SKT variant; a beta equal to skt.beta is the full model itself."""
+    if study == "beta_sweep":
+        if beta_of(variant) == float(dataset_config(config, dataset)["skt"]["beta"]):
+            study = "skt"
+    if study == "skt":
+        return f"{model_dir(dataset, seed)}/skt.pt"
+    return f"results/{dataset}/models/{study}/{variant}/seed{seed}/skt.pt"
+
+
+rule train_source_seed:
+    """Source network N_S for another seed of evaluate.seeds."""
+    input:
+        tiles=source_tiles,
+    output:
+        model="results/{dataset}/models/seeds/{seed}/source.pt",
+        metrics="results/{dataset}/models/seeds/{seed}/source_metrics.json",
+        log_csv="results/{dataset}/models/seeds/{seed}/source_log.csv",
+    wildcard_constraints:
+        seed=OTHER_SEED,
+    params:
+        source=settings("source"),
+        model=settings("model"),
+        train=settings("train"),
+        seed=lambda wildcards: int(wildcards.seed),
+        device=config["device"],
+        checkpoint="results/{dataset}/models/seeds/{seed}/checkpoints/source.ckpt",
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/train_source_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_source_seed{seed}.tsv"
+    script:
+        "../scripts/train_source.py"
+
+
+rule train_skt_seed:
+    """The full SKT model for another seed of evaluate.seeds."""
+    input:
+        tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
+        source=seeded_source,
+        elements="results/{dataset}/screening/elements.csv",
+    output:
+        model="results/{dataset}/models/seeds/{seed}/skt.pt",
+        metrics="results/{dataset}/models/seeds/{seed}/skt_metrics.json",
+        log_csv="results/{dataset}/models/seeds/{seed}/skt_log.csv",
+    wildcard_constraints:
+        seed=OTHER_SEED,
+    params:
+        skt=settings("skt"),
+        model=settings("model"),
+        train=settings("train"),
+        seed=lambda wildcards: int(wildcards.seed),
+        device=config["device"],
+        checkpoint="results/{dataset}/models/seeds/{seed}/checkpoints/skt.ckpt",
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/train_skt_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_skt_seed{seed}.tsv"
+    script:
+        "../scripts/train_skt.py"
+
+
+rule train_skt_variant:
+    """SKT with one setting changed: an ablation (Table 5) or one beta of the sweep (Figure 6)."""
+    input:
+        tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
+        source=seeded_source,
+        elements="results/{dataset}/screening/elements.csv",
+    output:
+        model="results/{dataset}/models/{study}/{variant}/seed{seed}/skt.pt",
+        metrics="results/{dataset}/models/{study}/{variant}/seed{seed}/skt_metrics.json",
+        log_csv="results/{dataset}/models/{study}/{variant}/seed{seed}/skt_log.csv",
+    wildcard_constraints:
+        study="ablation|beta_sweep",
+        variant="|".join(ABLATIONS) + r"|beta[0-9]+(\.[0-9]+)?",
+        seed="[0-9]+",
+    params:
+        skt=variant_skt,
+        model=settings("model"),
+        train=settings("train"),
+        seed=lambda wildcards: int(wildcards.seed),
+        device=config["device"],
+        checkpoint="results/{dataset}/models/{study}/{variant}/seed{seed}/checkpoint.ckpt",
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/{study}/{variant}_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/{study}/{variant}_seed{seed}.tsv"
+    script:
+        "../scripts/train_skt.py"

@@ -1,0 +1,161 @@
+# Baselines of the paper's Table 3, one job per method and seed. Each writes a
+# run record (metrics.json) under results/{dataset}/baselines/{method}/seed{seed}/;
+# the dense ones (per-pixel classical, CNNs) also write a probability GeoTIFF,
+# for the main seed (config `seed`) under results/{dataset}/maps/.
+# The classical rules never declare the gpu resource; the CNN rules do.
+
+MAIN_SEED = int(config["seed"])
+CLASSICAL = "svm|knn|random_forest|decision_tree"
+CNNS = "resnet18|shufflenet_v2|googlenet|mobilenet_v2|mnasnet|efficientnet_b0"
+# any seed but the main one (whose dense outputs go to maps/)
+OTHER_SEED = f"(?!{MAIN_SEED}(?![0-9]))[0-9]+"
+
+
+def eval_seeds(dataset):
+    """The seeds every method runs with (evaluate.seeds, default [seed])."""
+    seeds = dataset_config(config, dataset)["evaluate"]["seeds"] or [MAIN_SEED]
+    return list(dict.fromkeys(int(s) for s in seeds))
+
+
+def baseline_settings(*keys):
+    """params: function giving some keys of the baselines section."""
+
+    def get(wildcards):
+        view = dataset_config(config, wildcards.dataset)["baselines"]
+        return {k: view[k] for k in keys}
+
+    return get
+
+
+def pixel_label_distance(wildcards):
+    view = dataset_config(config, wildcards.dataset)
+    return view["baselines"]["pixel_label_distance"] or view["screen"]["label_radius"]
+
+
+def noise_variance(wildcards):
+    return dataset_config(config, wildcards.dataset)["train"]["noise_variance"]
+
+
+rule baseline_window:
+    """Classical method on pooled, flattened windows (the paper's form), one seed."""
+    input:
+        tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
+    output:
+        metrics="results/{dataset}/baselines/{method}/seed{seed}/metrics.json",
+    wildcard_constraints:
+        method=CLASSICAL,
+        seed="[0-9]+",
+    params:
+        opts=baseline_settings("window_pool", "max_features", "window_balance"),
+        noise_variance=noise_variance,
+        seed=lambda wildcards: int(wildcards.seed),
+    threads: 2
+    log:
+        "results/{dataset}/logs/baselines/{method}_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/baselines/{method}_seed{seed}.tsv"
+    script:
+        "../scripts/baseline_window.py"
+
+
+PIXEL_RULE = dict(
+    input=dict(
+        stack="results/{dataset}/stack/zscore.tif",
+        sites="results/{dataset}/prepare/sites.gpkg",
+        index="results/{dataset}/tiles/index.csv",
+        meta="results/{dataset}/tiles/tiles.json",
+    ),
+    params=dict(
+        opts=baseline_settings("pixel_balance", "pixel_max_samples", "pixel_reduce"),
+        label_distance=pixel_label_distance,
+    ),
+)
+
+
+rule baseline_pixel:
+    """Classical method per pixel (main seed): probability map on the stack's grid and window metrics."""
+    input:
+        **PIXEL_RULE["input"],
+    output:
+        metrics=f"results/{{dataset}}/baselines/{{method}}_pixel/seed{MAIN_SEED}/metrics.json",
+        probability="results/{dataset}/maps/{method}_pixel_probability.tif",
+    wildcard_constraints:
+        method=CLASSICAL,
+    params:
+        **PIXEL_RULE["params"],
+        seed=MAIN_SEED,
+    threads: 2
+    log:
+        "results/{dataset}/logs/baselines/{method}_pixel.log",
+    benchmark:
+        "results/{dataset}/benchmarks/baselines/{method}_pixel.tsv"
+    script:
+        "../scripts/baseline_pixel.py"
+
+
+use rule baseline_pixel as baseline_pixel_seed with:
+    output:
+        metrics="results/{dataset}/baselines/{method}_pixel/seed{seed}/metrics.json",
+        probability="results/{dataset}/baselines/{method}_pixel/seed{seed}/probability.tif",
+    wildcard_constraints:
+        method=CLASSICAL,
+        seed=OTHER_SEED,
+    params:
+        **PIXEL_RULE["params"],
+        seed=lambda wildcards: int(wildcards.seed),
+    log:
+        "results/{dataset}/logs/baselines/{method}_pixel_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/baselines/{method}_pixel_seed{seed}.tsv"
+
+
+rule baseline_cnn:
+    """A torchvision CNN with the element channels, trained with SKT's loop and schedule, one seed."""
+    input:
+        tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
+    output:
+        metrics="results/{dataset}/baselines/{method}/seed{seed}/metrics.json",
+        model="results/{dataset}/baselines/{method}/seed{seed}/model.pt",
+        log_csv="results/{dataset}/baselines/{method}/seed{seed}/log.csv",
+    wildcard_constraints:
+        method=CNNS,
+        seed="[0-9]+",
+    params:
+        width=lambda wildcards: dataset_config(config, wildcards.dataset)["baselines"]["cnn_width"],
+        train=settings("train"),
+        seed=lambda wildcards: int(wildcards.seed),
+        device=config["device"],
+        checkpoint="results/{dataset}/baselines/{method}/seed{seed}/checkpoint.ckpt",
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/baselines/{method}_seed{seed}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/baselines/{method}_seed{seed}.tsv"
+    script:
+        "../scripts/baseline_cnn.py"
+
+
+rule baseline_cnn_map:
+    """Dense probability map of a CNN baseline (main seed), sliding windows as SKT's map."""
+    input:
+        model=f"results/{{dataset}}/baselines/{{method}}/seed{MAIN_SEED}/model.pt",
+        stack="results/{dataset}/stack/zscore.tif",
+    output:
+        probability="results/{dataset}/maps/{method}_probability.tif",
+    wildcard_constraints:
+        method=CNNS,
+    params:
+        predict=settings("predict"),
+        amp=lambda wildcards: dataset_config(config, wildcards.dataset)["train"]["amp"],
+        device=config["device"],
+    threads: 8
+    resources:
+        gpu=1,
+    log:
+        "results/{dataset}/logs/baselines/{method}_map.log",
+    benchmark:
+        "results/{dataset}/benchmarks/baselines/{method}_map.tsv"
+    script:
+        "../scripts/baseline_cnn_map.py"
