@@ -14,5 +14,7 @@ echo "class Affine(tuple):
 export PYTHONPATH="$stubs:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 python3 -c "import torch; print('torch', torch.__version__)"
-python3 benchmarks/gpu_skt.py --steps "${STEPS:-200}"
-python3 benchmarks/gpu_check.py
+checks=" ${CHECKS:-skt train cnn} "   # which checks to run
+[[ $checks == *" skt "* ]] && python3 benchmarks/gpu_skt.py --steps "${STEPS:-200}"
+[[ $checks == *" train "* ]] && python3 benchmarks/gpu_check.py
+[[ $checks == *" cnn "* ]] && python3 benchmarks/gpu_cnn_check.py
