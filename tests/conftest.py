@@ -17,3 +17,15 @@ def shared_data():
     if not path:
         pytest.skip("SKT_SHARED_DATA is not set")
     return Path(path)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One thread is fastest for tiny networks and immune to busy neighbours; the
+    previous setting is restored for the tests that follow."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -14,14 +14,7 @@ from pipeline.skt.model import SKTModel, vote
 from pipeline.skt.synthetic import write_synthetic_survey
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # one thread is fastest for these tiny networks and immune to busy neighbours;
-    # the previous setting is restored for the tests that follow
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

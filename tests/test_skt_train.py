@@ -21,14 +21,7 @@ SKT = {"dilations": [1, 2], "soft_mask": True, "mask_init": "ones", "dilation": 
 MODEL = {"width": 4}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # one thread is fastest for these tiny networks and immune to busy neighbours;
-    # the previous setting is restored for the tests that follow
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ from ..rasters import write_geotiff
 from ..skt.data import load_tiles
 from ..skt.device import amp_dtype, autocast, configure_backend, resolve_device, seed_everything, set_threads
 from ..skt.files import load_torch, save_torch
+from ..skt.predict import band_indexes, covering_starts
 from ..skt.resnet import resnet18 as narrow_resnet18
 from ..skt.train import Task, _file_stamp, _prepare, batch_probabilities, fingerprint, fit
 
@@ -234,24 +235,6 @@ def train_cnn(tiles, *, method, width=1.0, train, seed=42, device="auto", thread
     return summary, scores
 
 
-def _starts(size, window, stride):
-    """Window origins covering [0, size): regular steps plus one flush with the end."""
-    if size <= window:
-        return [0]
-    starts = list(range(0, size - window + 1, stride))
-    if starts[-1] != size - window:
-        starts.append(size - window)
-    return starts
-
-
-def _band_indexes(src, elements, path):
-    names = [d or "" for d in src.descriptions]
-    missing = [e for e in elements if e not in names]
-    if missing:
-        raise InputError(f"the stack has no band named {missing} (bands: {names})", path=path)
-    return [names.index(e) + 1 for e in elements]
-
-
 @torch.inference_mode()
 def _probabilities(model, x, batch_size, device, dtype):
     out = []
@@ -280,13 +263,13 @@ def predict_cnn_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size
     stride = max(1, int(round(win * (1 - float(overlap)))))
     with rasterio.open(stack_path) as src:
         grid = GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
-        bands = _band_indexes(src, info["elements"], stack_path)
+        bands = band_indexes(src, info["elements"], stack_path)
         H, W = src.height, src.width
         nodata = (src.read_masks(bands) == 0).all(axis=0)
         acc = np.zeros((H, W), dtype=np.float64)
         cnt = np.zeros((H, W), dtype=np.float32)
-        cols, n_windows = _starts(W, win, stride), 0
-        for r in _starts(H, win, stride):
+        cols, n_windows = covering_starts(W, win, stride), 0
+        for r in covering_starts(H, win, stride):
             h = min(win, H - r)
             block = src.read(bands, window=Window(0, r, W, h), masked=True)
             # zero-filled like the training windows, padded when the grid is smaller than a window

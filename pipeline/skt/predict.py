@@ -66,7 +66,7 @@ def _runtime(model, device, threads, amp):
     return device, amp_dtype(device, amp), True
 
 
-def _starts(size, window, stride):
+def covering_starts(size, window, stride):
     """Window origins covering [0, size): regular steps plus one flush with the end."""
     if size <= window:
         return [0]
@@ -76,7 +76,7 @@ def _starts(size, window, stride):
     return starts
 
 
-def _band_indexes(src, elements, path):
+def band_indexes(src, elements, path):
     names = [d or "" for d in src.descriptions]
     missing = [e for e in elements if e not in names]
     if missing:
@@ -111,9 +111,9 @@ def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64,
         grid = GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
         if grid.crs is None:
             raise InputError("the stack has no CRS", path=stack_path)
-        bands = _band_indexes(src, model.elements, stack_path)
+        bands = band_indexes(src, model.elements, stack_path)
         H, W = src.height, src.width
-        rows, cols = _starts(H, win, stride), _starts(W, win, stride)
+        rows, cols = covering_starts(H, win, stride), covering_starts(W, win, stride)
         per_chunk = max(1, math.ceil(batch_size / len(cols)))
         chunks = [rows[i:i + per_chunk] for i in range(0, len(rows), per_chunk)]
         descriptions = ["skt_probability"] + [f"{n}_probability" for n in names]
