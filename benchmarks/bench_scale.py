@@ -220,8 +220,8 @@ def table(records):
         mem = f"{'':>5} {'':>8} {'':>13} {'':>7} |" + "".join(
             f" {r['stages'][s]['peak_mib']:>8.0f}" for s in STAGES) + f" {'':>8} |"
         lines.append(mem)
-        lines.append(f"{'':>5} total {total:.0f} s; rasters {r['rasters_gib']:.2f} GiB, stack {r['stack_gib']:.2f} GiB, "
-                     f"windows.npy {r['windows_gib']:.2f} GiB; tiles {r['tiles']}; "
+        lines.append(f"{'':>5} total {total:.0f} s; rasters {r['rasters_gib']:.2f} GiB, "
+                     f"stack {r['stack_gib']:.2f} GiB, windows.npy {r['windows_gib']:.2f} GiB; tiles {r['tiles']}; "
                      f"predict {r['predict_windows']} windows, stride {r['predict_stride']}")
     lines.append("CPU seconds (user + system, all threads) per million cells")
     for r in records:

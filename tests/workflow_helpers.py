@@ -112,13 +112,10 @@ def kill_when(proc, condition, sig, timeout=600.0, poll=0.01):
         return proc.wait(timeout=120)
     finally:
         # Snakemake exits after its jobs; make sure nothing of the group lingers
-        with_group = True
         try:
-            os.killpg(proc.pid, 0)
-        except ProcessLookupError:
-            with_group = False
-        if with_group:
             os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def temp_files(folder):
