@@ -8,7 +8,13 @@ workflow run calls, stage by stage:
     idw      (16 GeoTIFFs)                    pipeline.idw.interpolate_to_geotiffs
     stack    (z-scored 16-band GeoTIFF)       pipeline.stack.zscore_stack
     tiles    (windows.npy, index, GeoPackage) pipeline.tiles.write_tiles
+    load     (one training epoch of batches)  pipeline.skt.data.Batches over a WindowReader
     predict  (dense probability GeoTIFF)      pipeline.skt.predict.predict_map
+
+"load" reads one epoch of the training split as SKT training does (noise-copy
+balancing, random 56 x 56 crops, batches of 64) without a model, always through
+the lazy reader that large surveys take (train.max_in_memory_mb), so it shows the
+memory and time of training's data loading apart from the network's arithmetic.
 
 Each size runs in a fresh child process. Samples, area and grid cells all grow
 with the scale factor (same density, same cell size), so "time per million
@@ -43,7 +49,7 @@ PAPER_GRID = 3072
 ELEMENTS = ("Au", "B", "Sn", "Cu", "Ag", "Ba", "Mn", "Pb", "Zn", "As", "Sb", "Bi", "Hg", "Mo", "W", "F")
 SITES_PER_KM2 = 40 / PAPER_AREA_KM2
 CRS = "EPSG:32649"
-STAGES = ("prepare", "idw", "stack", "tiles", "predict")
+STAGES = ("prepare", "idw", "stack", "tiles", "load", "predict")
 
 
 # --- child: one size ----------------------------------------------------------------------------------
@@ -102,6 +108,7 @@ def run_size(scale, workdir, seed, threads, overlap):
     from pipeline.grid import grid_from_settings
     from pipeline.idw import interpolate_to_geotiffs
     from pipeline.prepare import prepare_samples, prepare_sites
+    from pipeline.skt.data import Batches, load_tiles, sample_plan
     from pipeline.skt.files import save_skt
     from pipeline.skt.model import build_skt
     from pipeline.skt.predict import predict_map
@@ -159,6 +166,18 @@ def run_size(scale, workdir, seed, threads, overlap):
                                                  workdir / "tiles", min_valid_fraction=0.5))
     record["tiles"] = {k: v["windows"] for k, v in summary["counts"].items()}
     record["windows_gib"] = (workdir / "tiles" / "windows.npy").stat().st_size / 2**30
+
+    def load():
+        tiles = load_tiles(workdir / "tiles")
+        x, y, _ = tiles.split_windows("train", None, max_bytes=0)       # always the lazy reader
+        batches = Batches(x, y, sample_plan(y, "noise"), crop=56, noise_std=0.1, device=torch.device("cpu"))
+        seen = 0
+        for xb, _ in batches.train_batches(64, torch.Generator().manual_seed(seed),
+                                            torch.Generator().manual_seed(seed + 1)):
+            seen += len(xb)
+        return seen
+
+    record["load_samples"] = stage("load", load)
     (workdir / "tiles" / "windows.npy").unlink()
     # an untrained tiny SKT: prediction cost does not depend on the weights
     torch.manual_seed(seed)
@@ -222,7 +241,7 @@ def table(records):
         lines.append(mem)
         lines.append(f"{'':>5} total {total:.0f} s; rasters {r['rasters_gib']:.2f} GiB, "
                      f"stack {r['stack_gib']:.2f} GiB, windows.npy {r['windows_gib']:.2f} GiB; tiles {r['tiles']}; "
-                     f"predict {r['predict_windows']} windows, stride {r['predict_stride']}")
+                     f"load {r['load_samples']} samples; predict {r['predict_windows']} windows, stride {r['predict_stride']}")
     lines.append("CPU seconds (user + system, all threads) per million cells")
     for r in records:
         mc = r["cells"] / 1e6

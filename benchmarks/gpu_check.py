@@ -54,7 +54,7 @@ def main():
     model = {"width": 64}
     train = {"epochs": 2, "batch_size": 128, "lr": 0.1, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 30,
              "lr_gamma": 0.5, "crop": 224, "balance": "noise", "noise_variance": 0.01, "amp": True,
-             "channels_last": True, "num_workers": 0}
+             "channels_last": True}
     skt = {"dilations": [1, 6, 12, 18, 24], "soft_mask": True, "mask_init": "ones", "dilation": True,
            "transfer": True, "transfer_mode": "product", "distillation": True, "beta": 0.7, "temperature": 1.0}
     t0 = time.perf_counter()

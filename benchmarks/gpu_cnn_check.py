@@ -27,7 +27,7 @@ def main():
     tiles = write_tiles(work / "tiles")
     train = {"epochs": 1, "batch_size": 128, "lr": 0.1, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 30,
              "lr_gamma": 0.5, "crop": 224, "balance": "noise", "noise_variance": 0.01, "amp": True,
-             "channels_last": True, "num_workers": 0}
+             "channels_last": True}
     for name in NAMES:
         torch.cuda.reset_peak_memory_stats()
         t0 = time.perf_counter()

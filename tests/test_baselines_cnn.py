@@ -17,7 +17,7 @@ from pipeline.skt.train import train_step
 
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 30,
          "lr_gamma": 0.5, "crop": 20, "balance": "noise", "noise_variance": 0.01, "amp": True,
-         "channels_last": True, "num_workers": 0}
+         "channels_last": True}
 
 STANDARD = {"resnet18": lambda: tvm.resnet18(weights=None, num_classes=2),
             "shufflenet_v2": lambda: tvm.shufflenet_v2_x1_0(weights=None, num_classes=2),

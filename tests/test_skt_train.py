@@ -10,12 +10,12 @@ import torch
 
 from pipeline.errors import InputError
 from pipeline.skt import load_skt, load_source, load_tiles, noise_copy_counts, sample_plan, train_skt, train_source
-from pipeline.skt.data import Batches, crop_batch, dihedral
+from pipeline.skt.data import Batches, WindowReader, crop_batch, dihedral
 from pipeline.skt.synthetic import write_synthetic_survey
 
 TRAIN = {"epochs": 3, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 2,
          "lr_gamma": 0.5, "crop": 20, "balance": "noise", "noise_variance": 0.01, "amp": True,
-         "channels_last": True, "num_workers": 0}
+         "channels_last": True}
 SKT = {"dilations": [1, 2], "soft_mask": True, "mask_init": "ones", "dilation": True, "transfer": True,
        "transfer_mode": "product", "distillation": True, "beta": 0.7, "temperature": 1.0}
 MODEL = {"width": 4}
@@ -121,6 +121,30 @@ def test_load_tiles_reports_bad_input(survey, tmp_path):
     (bad / "tiles.json").unlink()
     with pytest.raises(InputError, match="tiles.json"):
         load_tiles(bad)
+
+
+def test_window_reader_reads_the_asked_windows_and_channels(survey):
+    tiles = load_tiles(survey["tiles"])
+    x, labels, ids = tiles.arrays("train", list(reversed(tiles.elements)))
+    lazy, lazy_labels, lazy_ids = tiles.split_windows("train", list(reversed(tiles.elements)), max_bytes=1)
+    assert isinstance(lazy, WindowReader) and lazy.shape == x.shape and len(lazy) == len(x)
+    assert np.array_equal(labels, lazy_labels) and np.array_equal(ids, lazy_ids)
+    positions = torch.tensor([5, 0, 5, len(x) - 1, 2])                   # unsorted, with a repeat
+    assert torch.equal(lazy[positions], torch.from_numpy(x[positions.numpy()]))
+    eager, _, _ = tiles.split_windows("train", None, max_bytes=None)
+    assert torch.is_tensor(eager) and eager.shape[1] == len(tiles.elements)
+    out = crop_batch(lazy, positions, 8, torch.tensor([[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]))
+    assert torch.equal(out[1], torch.from_numpy(x[0, :, 2:10, 3:11]))
+
+
+def test_lazy_windows_train_the_same_weights_as_in_memory(survey, source_file, tmp_path):
+    eager = _train(survey["tiles"], source_file, tmp_path / "eager", train={**TRAIN, "epochs": 2})
+    lazy = _train(survey["tiles"], source_file, tmp_path / "lazy",
+                  train={**TRAIN, "epochs": 2, "max_in_memory_mb": 1e-6})
+    assert eager["windows_read"] == "in memory" and lazy["windows_read"] == "lazily from windows.npy"
+    a, b = _weights(tmp_path / "eager" / "skt.pt"), _weights(tmp_path / "lazy" / "skt.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert eager["primary"] == lazy["primary"]
 
 
 def test_training_is_deterministic_and_resume_equals_uninterrupted(survey, source_file, tmp_path):

@@ -19,7 +19,7 @@ from workflow_helpers import REPO, snakemake
 TRANSFER_CONFIG = REPO / "config" / "transfer_katanning.yaml"
 TRAIN = {"epochs": 1, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 2,
          "lr_gamma": 0.5, "crop": 20, "balance": "noise", "noise_variance": 0.01, "amp": True,
-         "channels_last": True, "num_workers": 0}
+         "channels_last": True}
 SKT = {"dilations": [1, 2], "soft_mask": True, "mask_init": "ones", "dilation": True, "transfer": True,
        "transfer_mode": "product", "distillation": True, "beta": 0.7, "temperature": 1.0}
 

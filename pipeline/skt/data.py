@@ -2,13 +2,16 @@
 class balancing by Gaussian-noise copies (paper section 2.2), crops.
 
 Everything a batch needs is gathered with a few tensor operations (no Python per
-sample): the windows of a split are held in memory as one tensor (on the GPU when
-they fit), crops are taken with one ``gather`` and noise is drawn for the whole
-batch at once.
+sample): a split that fits ``train.max_in_memory_mb`` is held as one tensor (on the
+GPU when it fits there too); a larger one stays in the memory-mapped ``windows.npy``
+and each batch reads just its windows (``WindowReader``), so memory does not grow
+with the survey. Crops are taken with one ``gather`` and noise is drawn for the
+whole batch at once.
 """
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +49,77 @@ class TileSet:
         if channels != list(range(len(self.elements))):
             x = x[:, channels]
         return np.ascontiguousarray(x, dtype=np.float32), labels, ids
+
+    def split_windows(self, split, elements=None, max_bytes=None):
+        """Like ``arrays`` but the windows come as a float32 tensor when they take at
+        most ``max_bytes`` (None: no limit), otherwise as a lazy ``WindowReader``."""
+        ids, labels = self.ids(split)
+        channels = align_elements(elements or self.elements, self.elements, where=self.path)
+        nbytes = len(ids) * len(channels) * self.window * self.window * 4
+        if max_bytes is not None and nbytes > max_bytes:
+            return WindowReader(self.windows, ids, channels), labels, ids
+        x, labels, ids = self.arrays(split, elements)
+        return torch.from_numpy(x), labels, ids
+
+
+class WindowReader:
+    """The windows of one split, read on demand from the tile array on disk.
+
+    Indexing with positions (0..n-1 within the split) returns a float32 CPU tensor
+    (B, C, S, S) in the order asked, channels in the reader's element order. Rows
+    are read with ``os.pread`` in file order, runs of neighbouring rows in one
+    read; unlike touching a memory map, this leaves no file pages mapped into the
+    process, so resident memory stays one batch however often the split is read.
+    """
+
+    device = torch.device("cpu")
+
+    def __init__(self, windows, ids, channels):
+        if not isinstance(windows, np.memmap) or windows.filename is None:
+            raise TypeError("WindowReader needs the memory-mapped windows.npy (np.load(..., mmap_mode='r'))")
+        self.path = windows.filename
+        self.offset = int(windows.offset)
+        self.row_shape = tuple(windows.shape[1:])
+        self.row_bytes = int(np.prod(self.row_shape)) * windows.dtype.itemsize
+        self.ids = np.asarray(ids, dtype=np.int64)
+        self.channels = list(channels)
+        self.shape = (len(self.ids), len(self.channels), *self.row_shape[1:])
+        self._all_channels = self.channels == list(range(self.row_shape[0]))
+
+    def __len__(self):
+        return len(self.ids)
+
+    def _read_rows(self, rows):
+        """rows: sorted file rows -> (len(rows), *row_shape) float32."""
+        out = np.empty((len(rows), *self.row_shape), dtype=np.float32)
+        flat = out.reshape(len(rows), -1).view(np.uint8)
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            start = 0
+            # split where rows stop being consecutive (a repeated row breaks the run too)
+            breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+            for end in [*breaks.tolist(), len(rows)]:
+                want = (end - start) * self.row_bytes
+                data = os.pread(fd, want, self.offset + int(rows[start]) * self.row_bytes)
+                if len(data) != want:
+                    raise InputError(f"windows file is shorter than its header says (row {int(rows[start])})",
+                                     path=self.path)
+                flat[start:end] = np.frombuffer(data, dtype=np.uint8).reshape(end - start, self.row_bytes)
+                start = end
+        finally:
+            os.close(fd)
+        return out
+
+    def __getitem__(self, positions):
+        positions = torch.as_tensor(positions).cpu().numpy().astype(np.int64, copy=False).reshape(-1)
+        rows = self.ids[positions]
+        order = np.argsort(rows, kind="stable")
+        block = self._read_rows(rows[order])
+        if not self._all_channels:
+            block = block[:, self.channels]
+        out = np.empty_like(block)
+        out[order] = block
+        return torch.from_numpy(out)
 
 
 def _line_numbers(mask):
@@ -154,7 +228,10 @@ def sample_plan(labels, balance="noise", majority_copies=0):
 
 def place(x, device, fraction=0.3):
     """Move a float tensor to ``device`` when it fits in ``fraction`` of free memory;
-    otherwise keep it in (pinned) host memory and move batches."""
+    otherwise keep it in (pinned) host memory and move batches. A ``WindowReader``
+    stays on disk: its batches move."""
+    if isinstance(x, WindowReader):
+        return x
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         if x.numel() * x.element_size() < fraction * free:
@@ -195,9 +272,10 @@ def dihedral(x, transforms):
 
 
 class Batches:
-    """Batches of (x, y) from an in-memory split with noise copies.
+    """Batches of (x, y) from one split with noise copies.
 
-    ``x``: (n, C, S, S) tensor (on the training device when it fits), ``labels``:
+    ``x``: (n, C, S, S) tensor (on the training device when it fits) or a
+    ``WindowReader`` over the memory-mapped tiles, ``labels``:
     (n,), ``plan``: (positions, copies) from ``sample_plan``. Training batches are
     shuffled random crops; evaluation batches are centre crops in plan order.
     Copies > 0 get N(0, noise_std^2) noise, drawn afresh for each batch.

@@ -225,8 +225,10 @@ def _fmt(value):
 
 def _prepare(tiles, elements, train_cfg, device):
     """Train and test Batches (test without and with noise copies) plus counts."""
-    train_x, train_y, _ = tiles.arrays("train", elements)
-    test_x, test_y, _ = tiles.arrays("test", elements)
+    limit = train_cfg.get("max_in_memory_mb", 1024)
+    max_bytes = None if limit is None else float(limit) * 2**20
+    train_x, train_y, _ = tiles.split_windows("train", elements, max_bytes)
+    test_x, test_y, _ = tiles.split_windows("test", elements, max_bytes)
     if len(train_y) == 0:
         raise InputError("the tiles have no training windows", path=tiles.path)
     if (train_y == 1).sum() == 0 or (train_y == 0).sum() == 0:
@@ -240,8 +242,8 @@ def _prepare(tiles, elements, train_cfg, device):
     majority = int(train_cfg.get("noise_majority_copies", 0))
     std = math.sqrt(float(train_cfg.get("noise_variance", 0.01)))
     plan = sample_plan(train_y, balance, majority)
-    x_train = place(torch.from_numpy(train_x), device)
-    x_test = place(torch.from_numpy(test_x), device)
+    x_train = place(train_x, device)
+    x_test = place(test_x, device)
     augment = train_cfg.get("augment", "none")
     train = Batches(x_train, train_y, plan, crop=crop, noise_std=std, device=device, augment=augment)
     # evaluation sees whole windows: the label says whether a site lies anywhere in the window
@@ -257,6 +259,7 @@ def _prepare(tiles, elements, train_cfg, device):
         "noise_variance": float(train_cfg.get("noise_variance", 0.01)),
         "test_windows": int(len(test_y)), "test_with_mines": int((test_y == 1).sum()),
         "crop": crop, "window": tiles.window, "augment": augment,
+        "windows_read": "in memory" if torch.is_tensor(x_train) else "lazily from windows.npy",
     }
     return train, test, paper, info
 
