@@ -42,6 +42,10 @@ def _message(error, source):
     return f"{source}: invalid configuration at '{where}': {error.message}"
 
 
+#: results/regions/ holds the cross-region table, so no dataset may take that name
+RESERVED_NAME = "regions"
+
+
 def validate_config(config, source="config", schema=None):
     """Validate ``config`` in place, filling defaults; raise InputError on the first problem.
 
@@ -65,6 +69,9 @@ def validate_config(config, source="config", schema=None):
             error.path.extendleft(["datasets", name, "settings"][::-1])
             raise InputError(_message(error, source))
         config["datasets"][name]["settings"] = settings
+    if RESERVED_NAME in config["datasets"]:
+        raise InputError(f"{source}: datasets: '{RESERVED_NAME}' is reserved for the cross-region table "
+                         f"(results/{RESERVED_NAME}/); rename that dataset")
     for name in config["datasets"]:
         config["datasets"][name].setdefault("settings", {})
         check_consistency(dataset_config(config, name), config, name, source)

@@ -81,3 +81,9 @@ def test_cross_key_rules(raw):
     bad["source"]["dataset"] = "nowhere"
     with pytest.raises(InputError, match="nowhere"):
         validate_config(bad)
+
+
+def test_dataset_name_regions_is_reserved(raw):
+    raw["datasets"]["regions"] = raw["datasets"].pop("demo")
+    with pytest.raises(InputError, match="'regions' is reserved"):
+        validate_config(raw)

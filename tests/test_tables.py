@@ -153,3 +153,44 @@ def test_bad_record_is_named(tmp_path):
     (tmp_path / "other.json").write_text(json.dumps({"method": "x"}))
     with pytest.raises(InputError, match="primary"):
         read_record(tmp_path / "other.json")
+
+
+def test_regions_table_lines_up_methods_and_ranks_them(files, tmp_path):
+    from pipeline.evaluation.regions import mean_ranks, regions_markdown, regions_table
+
+    groups = _groups(files)
+    write_table(comparison_table(groups), tmp_path / "north.csv")
+    # the second region lacks the CNN: it must show as n/a, not shift the other rows
+    write_table(comparison_table({k: v for k, v in groups.items() if k != "resnet18"}), tmp_path / "south.csv")
+    maps = map_table({"skt": {"label": "SKT", "test_sites": {"success_rate_auc": 0.8},
+                              "all_sites": {"success_rate_auc": 0.95}}})
+    write_table(maps, tmp_path / "north_maps.csv")
+    table = regions_table({"north": tmp_path / "north.csv", "south": tmp_path / "south.csv"},
+                          {"north": tmp_path / "north_maps.csv"})
+    assert list(table["region"]) == ["north"] * 3 + ["south"] * 2
+    skt_north = table[(table["region"] == "north") & (table["method"] == "skt")].iloc[0]
+    assert skt_north["success_rate_auc"] == pytest.approx(0.8)          # test-part sites, not all sites
+    assert np.isnan(table[(table["region"] == "south") & (table["method"] == "skt")]["success_rate_auc"]).all()
+    north = comparison_table(groups).set_index("method")
+    assert skt_north["roc_auc_mean"] == pytest.approx(north.loc["skt", "roc_auc_mean"])
+    ranks = mean_ranks(table, "roc_auc_mean")
+    expected = {m: [] for m in ("svm", "resnet18", "skt")}
+    for region in ("north", "south"):
+        part = table[table["region"] == region].set_index("method")["roc_auc_mean"]
+        for method, rank in part.rank(ascending=False, method="average").items():
+            expected[method].append(rank)
+    assert ranks == pytest.approx({m: float(np.mean(r)) for m, r in expected.items()})
+    text = regions_markdown(table)
+    assert "## Window ROC AUC (test split)" in text and "| Method | north | south | Mean rank |" in text
+    resnet_row = next(line for line in text.splitlines() if line.startswith("| ResNet-18 |"))
+    assert resnet_row.split(" | ")[2] == "n/a"
+
+
+def test_regions_table_names_a_bad_input(tmp_path):
+    from pipeline.evaluation.regions import regions_table
+
+    (tmp_path / "c.csv").write_text("method,value\nsvm,1\n")
+    with pytest.raises(InputError, match=r"c\.csv.*Methods"):
+        regions_table({"a": tmp_path / "c.csv"})
+    with pytest.raises(InputError, match="missing comparison table"):
+        regions_table({"a": tmp_path / "none.csv"})

@@ -156,6 +156,22 @@ rule map_evaluation_table:
         "../scripts/map_evaluation_table.py"
 
 
+rule regions_table:
+    """Methods across regions: every dataset's comparison and map-level scores side by side."""
+    input:
+        comparisons=expand("results/{dataset}/tables/comparison.csv", dataset=DATASETS),
+        maps=expand("results/{dataset}/tables/map_evaluation.csv", dataset=DATASETS),
+    output:
+        csv="results/regions/comparison.csv",
+        md="results/regions/comparison.md",
+    params:
+        regions=DATASETS,
+    log:
+        "results/regions/logs/comparison.log",
+    script:
+        "../scripts/regions_table.py"
+
+
 def evaluation_targets(datasets):
     """Everything `all` asks of the evaluation stage; the beta sweep only where enabled."""
     out = []
@@ -164,4 +180,6 @@ def evaluation_targets(datasets):
                 ("comparison.csv", "comparison.md", "per_network.csv", "ablation.csv", "map_evaluation.json")]
         if dataset_config(config, d)["evaluate"]["beta_sweep"]:
             out.append(f"results/{d}/tables/beta_sweep.csv")
+    if len(datasets) > 1:
+        out += ["results/regions/comparison.csv", "results/regions/comparison.md"]
     return out
