@@ -23,6 +23,8 @@ configfile: "config.yaml"
 
 validate_config(config, source="config")
 DATASETS = list(config["datasets"])
+# every rule's software, for `--software-deployment-method conda` (the same pins as envs/requirements.txt)
+CONDA_ENV = os.path.join(workflow.basedir, "envs", "environment.yaml")
 
 
 include: "workflow/rules/common.smk"

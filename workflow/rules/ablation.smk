@@ -10,52 +10,10 @@
 from pipeline.evaluation.tables import ABLATIONS
 
 
-def model_dir(dataset, seed):
-    """Where the source and SKT models of one seed live."""
-    if int(seed) == MAIN_SEED:
-        return f"results/{dataset}/models"
-    return f"results/{dataset}/models/seeds/{seed}"
-
-
-def seeded_source(wildcards):
-    """The source network an SKT model of this seed transfers from (none when transfer is off)."""
-    view = dataset_config(config, wildcards.dataset)
-    if not variant_skt(wildcards)["transfer"]:
-        return []
-    if view["source"]["task"] == "checkpoint":
-        from pipeline.paths import expand_path
-
-        return [expand_path(view["source"]["checkpoint"], "source.checkpoint")]
-    return [f"{model_dir(wildcards.dataset, wildcards.seed)}/source.pt"]
-
-
-def beta_of(variant):
-    return float(variant[len("beta"):])
-
-
-def variant_skt(wildcards):
-    """The skt section of one variant: the dataset's, with the variant's override."""
-    skt = dict(dataset_config(config, wildcards.dataset)["skt"])
-    study, variant = getattr(wildcards, "study", None), getattr(wildcards, "variant", None)
-    if study == "ablation":
-        skt.update(ABLATIONS[variant][1])
-    elif study == "beta_sweep":
-        skt["beta"] = beta_of(variant)
-    return skt
-
-
-def skt_model(dataset, study, variant, seed):
-    """Model file of one SKT variant; a beta equal to skt.beta is the full model itself."""
-    if study == "beta_sweep":
-        if beta_of(variant) == float(dataset_config(config, dataset)["skt"]["beta"]):
-            study = "skt"
-    if study == "skt":
-        return f"{model_dir(dataset, seed)}/skt.pt"
-    return f"results/{dataset}/models/{study}/{variant}/seed{seed}/skt.pt"
-
-
 rule train_source_seed:
     """Source network N_S for another seed of evaluate.seeds."""
+    conda:
+        CONDA_ENV
     input:
         tiles=source_tiles,
     output:
@@ -84,6 +42,8 @@ rule train_source_seed:
 
 rule train_skt_seed:
     """The full SKT model for another seed of evaluate.seeds."""
+    conda:
+        CONDA_ENV
     input:
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
         source=seeded_source,
@@ -114,6 +74,8 @@ rule train_skt_seed:
 
 rule train_skt_variant:
     """SKT with one setting changed: an ablation (Table 5) or one beta of the sweep (Figure 6)."""
+    conda:
+        CONDA_ENV
     input:
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
         source=seeded_source,

@@ -11,33 +11,10 @@ CNNS = "resnet18|shufflenet_v2|googlenet|mobilenet_v2|mnasnet|efficientnet_b0"
 OTHER_SEED = f"(?!{MAIN_SEED}(?![0-9]))[0-9]+"
 
 
-def eval_seeds(dataset):
-    """The seeds every method runs with (evaluate.seeds, default [seed])."""
-    seeds = dataset_config(config, dataset)["evaluate"]["seeds"] or [MAIN_SEED]
-    return list(dict.fromkeys(int(s) for s in seeds))
-
-
-def baseline_settings(*keys):
-    """params: function giving some keys of the baselines section."""
-
-    def get(wildcards):
-        view = dataset_config(config, wildcards.dataset)["baselines"]
-        return {k: view[k] for k in keys}
-
-    return get
-
-
-def pixel_label_distance(wildcards):
-    view = dataset_config(config, wildcards.dataset)
-    return view["baselines"]["pixel_label_distance"] or view["screen"]["label_radius"]
-
-
-def noise_variance(wildcards):
-    return dataset_config(config, wildcards.dataset)["train"]["noise_variance"]
-
-
 rule baseline_window:
     """Classical method on pooled, flattened windows (the paper's form), one seed."""
+    conda:
+        CONDA_ENV
     input:
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
     output:
@@ -74,6 +51,8 @@ PIXEL_RULE = dict(
 
 rule baseline_pixel:
     """Classical method per pixel (main seed): probability map on the stack's grid and window metrics."""
+    conda:
+        CONDA_ENV
     input:
         **PIXEL_RULE["input"],
     output:
@@ -111,6 +90,8 @@ use rule baseline_pixel as baseline_pixel_seed with:
 
 rule baseline_cnn:
     """A torchvision CNN with the element channels, trained with SKT's loop and schedule, one seed."""
+    conda:
+        CONDA_ENV
     input:
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
     output:
@@ -139,6 +120,8 @@ rule baseline_cnn:
 
 rule baseline_cnn_map:
     """Dense probability map of a CNN baseline (main seed), sliding windows as SKT's map."""
+    conda:
+        CONDA_ENV
     input:
         model=f"results/{{dataset}}/baselines/{{method}}/seed{MAIN_SEED}/model.pt",
         stack="results/{dataset}/stack/zscore.tif",

@@ -1,5 +1,11 @@
-# Helpers shared by the rules. Everything a rule reads from the config goes
-# through params: so that changing it reruns that rule and what depends on it.
+# The functions the rules call for their inputs and params, all in one place
+# (included first, so every rule file can use them). Everything a rule reads from
+# the config goes through params: so that changing it reruns that rule and what
+# depends on it.
+
+from pipeline.baselines.classical import NAMES as CLASSICAL_NAMES
+from pipeline.baselines.cnn import NAMES as CNN_NAMES
+from pipeline.evaluation.tables import ABLATIONS
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_.-]+",
@@ -22,3 +28,206 @@ def dataset_path(key):
         return expand_path(config["datasets"][wildcards.dataset][key], f"datasets.{wildcards.dataset}.{key}")
 
     return get
+
+
+# --- source and target training (train.smk) -----------------------------------
+
+
+def source_tiles(wildcards):
+    """Tiles the source network learns from: this dataset's, or another's (source.task: dataset)."""
+    src = dataset_config(config, wildcards.dataset)["source"]
+    name = src["dataset"] if src["task"] == "dataset" else wildcards.dataset
+    return [f"results/{name}/tiles/{f}" for f in TILE_FILES]
+
+
+
+def source_network(wildcards):
+    """The source network file train_skt transfers from; none when transfer is off."""
+    view = dataset_config(config, wildcards.dataset)
+    if not view["skt"]["transfer"]:
+        return []
+    if view["source"]["task"] == "checkpoint":
+        from pipeline.paths import expand_path
+
+        return [expand_path(view["source"]["checkpoint"], "source.checkpoint")]
+    return [f"results/{wildcards.dataset}/models/source.pt"]
+
+
+
+# --- seeds and SKT variants (ablation.smk) ------------------------------------
+
+
+def model_dir(dataset, seed):
+    """Where the source and SKT models of one seed live."""
+    if int(seed) == MAIN_SEED:
+        return f"results/{dataset}/models"
+    return f"results/{dataset}/models/seeds/{seed}"
+
+
+
+def seeded_source(wildcards):
+    """The source network an SKT model of this seed transfers from (none when transfer is off)."""
+    view = dataset_config(config, wildcards.dataset)
+    if not variant_skt(wildcards)["transfer"]:
+        return []
+    if view["source"]["task"] == "checkpoint":
+        from pipeline.paths import expand_path
+
+        return [expand_path(view["source"]["checkpoint"], "source.checkpoint")]
+    return [f"{model_dir(wildcards.dataset, wildcards.seed)}/source.pt"]
+
+
+
+def beta_of(variant):
+    return float(variant[len("beta"):])
+
+
+
+def variant_skt(wildcards):
+    """The skt section of one variant: the dataset's, with the variant's override."""
+    skt = dict(dataset_config(config, wildcards.dataset)["skt"])
+    study, variant = getattr(wildcards, "study", None), getattr(wildcards, "variant", None)
+    if study == "ablation":
+        skt.update(ABLATIONS[variant][1])
+    elif study == "beta_sweep":
+        skt["beta"] = beta_of(variant)
+    return skt
+
+
+
+def skt_model(dataset, study, variant, seed):
+    """Model file of one SKT variant; a beta equal to skt.beta is the full model itself."""
+    if study == "beta_sweep":
+        if beta_of(variant) == float(dataset_config(config, dataset)["skt"]["beta"]):
+            study = "skt"
+    if study == "skt":
+        return f"{model_dir(dataset, seed)}/skt.pt"
+    return f"results/{dataset}/models/{study}/{variant}/seed{seed}/skt.pt"
+
+
+
+# --- baselines (baselines.smk) ------------------------------------------------
+
+
+def eval_seeds(dataset):
+    """The seeds every method runs with (evaluate.seeds, default [seed])."""
+    seeds = dataset_config(config, dataset)["evaluate"]["seeds"] or [MAIN_SEED]
+    return list(dict.fromkeys(int(s) for s in seeds))
+
+
+
+def baseline_settings(*keys):
+    """params: function giving some keys of the baselines section."""
+
+    def get(wildcards):
+        view = dataset_config(config, wildcards.dataset)["baselines"]
+        return {k: view[k] for k in keys}
+
+    return get
+
+
+
+def pixel_label_distance(wildcards):
+    view = dataset_config(config, wildcards.dataset)
+    return view["baselines"]["pixel_label_distance"] or view["screen"]["label_radius"]
+
+
+
+def noise_variance(wildcards):
+    return dataset_config(config, wildcards.dataset)["train"]["noise_variance"]
+
+
+
+# --- evaluation and tables (evaluate.smk) -------------------------------------
+
+
+def map_settings(wildcards):
+    view = dataset_config(config, wildcards.dataset)["evaluate"]
+    return {k: view[k] for k in ("area_fractions", "n_background", "background_min_distance")}
+
+
+
+def comparison_runs(wildcards):
+    """Run records of every method and seed, in table order: classical (windows, then pixels), CNNs, SKT."""
+    view = dataset_config(config, wildcards.dataset)["baselines"]
+    seeds = eval_seeds(wildcards.dataset)
+    methods = [m for m in CLASSICAL_NAMES if m in view["classical"]]
+    methods += [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
+    methods += [m for m in CNN_NAMES if m in view["cnn"]]
+    runs = [f"results/{wildcards.dataset}/baselines/{m}/seed{s}/metrics.json" for m in methods for s in seeds]
+    return runs + skt_runs(wildcards)
+
+
+
+def skt_runs(wildcards):
+    return [f"results/{wildcards.dataset}/evaluation/skt/full/seed{s}.json" for s in eval_seeds(wildcards.dataset)]
+
+
+
+def ablation_runs(wildcards):
+    variants = dataset_config(config, wildcards.dataset)["evaluate"]["ablations"]
+    return [f"results/{wildcards.dataset}/evaluation/ablation/{v}/seed{s}.json"
+            for v in variants for s in eval_seeds(wildcards.dataset)] + skt_runs(wildcards)
+
+
+
+def beta_runs(wildcards):
+    betas = dataset_config(config, wildcards.dataset)["evaluate"]["betas"]
+    return [f"results/{wildcards.dataset}/evaluation/beta_sweep/beta{b:g}/seed{s}.json"
+            for b in betas for s in eval_seeds(wildcards.dataset)]
+
+
+
+def dense_maps(dataset):
+    """Names of the probability maps evaluated: SKT's and each dense baseline's."""
+    view = dataset_config(config, dataset)["baselines"]
+    return (["skt"] + [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
+            + [m for m in CNN_NAMES if m in view["cnn"]])
+
+
+
+def map_results(wildcards):
+    return [f"results/{wildcards.dataset}/evaluation/maps/{m}.json" for m in dense_maps(wildcards.dataset)]
+
+
+
+def evaluated_model(wildcards):
+    return skt_model(wildcards.dataset, wildcards.study, wildcards.variant, wildcards.seed)
+
+
+
+def evaluation_targets(datasets):
+    """Everything `all` asks of the evaluation stage; the beta sweep only where enabled."""
+    out = []
+    for d in datasets:
+        out += [f"results/{d}/tables/{name}" for name in
+                ("comparison.csv", "comparison.md", "per_network.csv", "ablation.csv", "map_evaluation.json")]
+        if dataset_config(config, d)["evaluate"]["beta_sweep"]:
+            out.append(f"results/{d}/tables/beta_sweep.csv")
+    if len(datasets) > 1:
+        out += ["results/regions/comparison.csv", "results/regions/comparison.md"]
+    return out
+
+
+
+# --- report (report.smk) ------------------------------------------------------
+
+
+def report_inputs(wildcards):
+    """Named inputs of the report that depend on the settings: the evaluation
+    tables (beta sweep only where enabled), the source network's log (only when
+    this dataset trains one), each dense baseline map and every map's style."""
+    d = wildcards.dataset
+    view = dataset_config(config, d)
+    out = {name: f"results/{d}/tables/{name}.{ext}" for name, ext in
+           (("comparison", "csv"), ("per_network", "csv"), ("ablation", "csv"), ("map_evaluation", "json"))}
+    if view["evaluate"]["beta_sweep"]:
+        out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
+    if source_network(wildcards) == [f"results/{d}/models/source.pt"]:
+        out["source_log"] = f"results/{d}/models/source_log.csv"
+    for name in dense_maps(d):
+        if name != "skt":
+            out[f"dense_{name}"] = f"results/{d}/maps/{name}_probability.tif"
+        out[f"style_{name}"] = f"results/{d}/maps/{name}_probability.qml"
+    return out
+

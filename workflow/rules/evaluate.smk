@@ -3,59 +3,10 @@
 # the tables of the paper (3: comparison, 4: per network, 5: ablation, Figure 6:
 # beta sweep) with mean and std over evaluate.seeds.
 
-from pipeline.baselines.cnn import NAMES as CNN_NAMES
-from pipeline.baselines.classical import NAMES as CLASSICAL_NAMES
-
-
-def map_settings(wildcards):
-    view = dataset_config(config, wildcards.dataset)["evaluate"]
-    return {k: view[k] for k in ("area_fractions", "n_background", "background_min_distance")}
-
-
-def comparison_runs(wildcards):
-    """Run records of every method and seed, in table order: classical (windows, then pixels), CNNs, SKT."""
-    view = dataset_config(config, wildcards.dataset)["baselines"]
-    seeds = eval_seeds(wildcards.dataset)
-    methods = [m for m in CLASSICAL_NAMES if m in view["classical"]]
-    methods += [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
-    methods += [m for m in CNN_NAMES if m in view["cnn"]]
-    runs = [f"results/{wildcards.dataset}/baselines/{m}/seed{s}/metrics.json" for m in methods for s in seeds]
-    return runs + skt_runs(wildcards)
-
-
-def skt_runs(wildcards):
-    return [f"results/{wildcards.dataset}/evaluation/skt/full/seed{s}.json" for s in eval_seeds(wildcards.dataset)]
-
-
-def ablation_runs(wildcards):
-    variants = dataset_config(config, wildcards.dataset)["evaluate"]["ablations"]
-    return [f"results/{wildcards.dataset}/evaluation/ablation/{v}/seed{s}.json"
-            for v in variants for s in eval_seeds(wildcards.dataset)] + skt_runs(wildcards)
-
-
-def beta_runs(wildcards):
-    betas = dataset_config(config, wildcards.dataset)["evaluate"]["betas"]
-    return [f"results/{wildcards.dataset}/evaluation/beta_sweep/beta{b:g}/seed{s}.json"
-            for b in betas for s in eval_seeds(wildcards.dataset)]
-
-
-def dense_maps(dataset):
-    """Names of the probability maps evaluated: SKT's and each dense baseline's."""
-    view = dataset_config(config, dataset)["baselines"]
-    return (["skt"] + [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
-            + [m for m in CNN_NAMES if m in view["cnn"]])
-
-
-def map_results(wildcards):
-    return [f"results/{wildcards.dataset}/evaluation/maps/{m}.json" for m in dense_maps(wildcards.dataset)]
-
-
-def evaluated_model(wildcards):
-    return skt_model(wildcards.dataset, wildcards.study, wildcards.variant, wildcards.seed)
-
-
 rule evaluate_skt:
     """Window metrics of one SKT model (each target network and the vote) on the test split."""
+    conda:
+        CONDA_ENV
     input:
         model=evaluated_model,
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
@@ -83,6 +34,8 @@ rule evaluate_skt:
 
 rule evaluate_map:
     """Map-level evaluation of one probability map: test-part sites and all sites."""
+    conda:
+        CONDA_ENV
     input:
         probability="results/{dataset}/maps/{map}_probability.tif",
         sites="results/{dataset}/prepare/sites.gpkg",
@@ -104,6 +57,8 @@ rule evaluate_map:
 
 rule comparison_table:
     """Paper Table 3 (comparison.csv, comparison.md with the map-level table) and Table 4 (per_network.csv)."""
+    conda:
+        CONDA_ENV
     input:
         runs=comparison_runs,
         skt=skt_runs,
@@ -120,6 +75,8 @@ rule comparison_table:
 
 rule ablation_table:
     """Paper Table 5: SKT with one part switched off, and the full model."""
+    conda:
+        CONDA_ENV
     input:
         runs=ablation_runs,
     output:
@@ -133,6 +90,8 @@ rule ablation_table:
 
 rule beta_sweep_table:
     """Paper Figure 6: SKT metrics against the self-distillation weight beta."""
+    conda:
+        CONDA_ENV
     input:
         runs=beta_runs,
     output:
@@ -145,6 +104,8 @@ rule beta_sweep_table:
 
 rule map_evaluation_table:
     """Map-level results of all dense maps: curves (JSON, for the report) and a flat CSV."""
+    conda:
+        CONDA_ENV
     input:
         maps=map_results,
     output:
@@ -158,6 +119,8 @@ rule map_evaluation_table:
 
 rule regions_table:
     """Methods across regions: every dataset's comparison and map-level scores side by side."""
+    conda:
+        CONDA_ENV
     input:
         comparisons=expand("results/{dataset}/tables/comparison.csv", dataset=DATASETS),
         maps=expand("results/{dataset}/tables/map_evaluation.csv", dataset=DATASETS),
@@ -172,14 +135,3 @@ rule regions_table:
         "../scripts/regions_table.py"
 
 
-def evaluation_targets(datasets):
-    """Everything `all` asks of the evaluation stage; the beta sweep only where enabled."""
-    out = []
-    for d in datasets:
-        out += [f"results/{d}/tables/{name}" for name in
-                ("comparison.csv", "comparison.md", "per_network.csv", "ablation.csv", "map_evaluation.json")]
-        if dataset_config(config, d)["evaluate"]["beta_sweep"]:
-            out.append(f"results/{d}/tables/beta_sweep.csv")
-    if len(datasets) > 1:
-        out += ["results/regions/comparison.csv", "results/regions/comparison.md"]
-    return out

@@ -1,5 +1,7 @@
 rule interpolate:
     """One IDW GeoTIFF per selected element (paper eqs. 3-4), one neighbour search for all."""
+    conda:
+        CONDA_ENV
     input:
         samples="results/{dataset}/prepare/samples.gpkg",
         elements="results/{dataset}/screening/elements.csv",

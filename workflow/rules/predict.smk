@@ -1,5 +1,7 @@
 rule predict_map:
     """Dense prospectivity: sliding-window inference over the whole stack, averaged per pixel."""
+    conda:
+        CONDA_ENV
     input:
         model="results/{dataset}/models/skt.pt",
         stack="results/{dataset}/stack/zscore.tif",
@@ -22,6 +24,8 @@ rule predict_map:
 
 rule predict_windows:
     """Per-window predictions on the tile index (paper Figure 7) as a GeoPackage layer."""
+    conda:
+        CONDA_ENV
     input:
         model="results/{dataset}/models/skt.pt",
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),

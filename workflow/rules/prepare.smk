@@ -1,5 +1,7 @@
 rule prepare:
     """Clean the raw survey and sites into a projected CRS; count every repair in qa.json."""
+    conda:
+        CONDA_ENV
     input:
         samples=dataset_path("samples"),
         sites=dataset_path("sites"),

@@ -1,10 +1,11 @@
 # The report (figures and one self-contained HTML page) and the QGIS style
-# sidecars of the probability maps. Uses source_network (train.smk) and
-# dense_maps (evaluate.smk): include it after those.
+# sidecars of the probability maps.
 
 
 rule qgis_style:
     """QGIS default style beside a probability map: pseudocolour 0..1, nodata transparent."""
+    conda:
+        CONDA_ENV
     input:
         probability="results/{dataset}/maps/{map}_probability.tif",
     output:
@@ -19,27 +20,10 @@ rule qgis_style:
         "../scripts/qgis_styles.py"
 
 
-def report_inputs(wildcards):
-    """Named inputs of the report that depend on the settings: the evaluation
-    tables (beta sweep only where enabled), the source network's log (only when
-    this dataset trains one), each dense baseline map and every map's style."""
-    d = wildcards.dataset
-    view = dataset_config(config, d)
-    out = {name: f"results/{d}/tables/{name}.{ext}" for name, ext in
-           (("comparison", "csv"), ("per_network", "csv"), ("ablation", "csv"), ("map_evaluation", "json"))}
-    if view["evaluate"]["beta_sweep"]:
-        out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
-    if source_network(wildcards) == [f"results/{d}/models/source.pt"]:
-        out["source_log"] = f"results/{d}/models/source_log.csv"
-    for name in dense_maps(d):
-        if name != "skt":
-            out[f"dense_{name}"] = f"results/{d}/maps/{name}_probability.tif"
-        out[f"style_{name}"] = f"results/{d}/maps/{name}_probability.qml"
-    return out
-
-
 rule report:
     """Figures (PNG) and the self-contained HTML report of one dataset."""
+    conda:
+        CONDA_ENV
     input:
         unpack(report_inputs),
         rasters="results/{dataset}/rasters",

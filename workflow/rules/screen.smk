@@ -1,5 +1,7 @@
 rule screen:
     """Per-element AUC, S_AUC and Z_AUC (paper eqs. 1-2) and the selected elements."""
+    conda:
+        CONDA_ENV
     input:
         samples="results/{dataset}/prepare/samples.gpkg",
         sites="results/{dataset}/prepare/sites.gpkg",

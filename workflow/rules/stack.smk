@@ -1,5 +1,7 @@
 rule stack:
     """z-score each selected raster over its valid cells into one multi-band GeoTIFF (eq. 5)."""
+    conda:
+        CONDA_ENV
     input:
         rasters="results/{dataset}/rasters",
         elements="results/{dataset}/screening/elements.csv",

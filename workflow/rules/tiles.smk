@@ -1,5 +1,7 @@
 rule tiles:
     """Windows, labels and the spatial train/test split; tile index GeoPackage."""
+    conda:
+        CONDA_ENV
     input:
         stack="results/{dataset}/stack/zscore.tif",
         sites="results/{dataset}/prepare/sites.gpkg",

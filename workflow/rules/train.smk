@@ -6,27 +6,10 @@
 TILE_FILES = ("windows.npy", "index.csv", "tiles.json")
 
 
-def source_tiles(wildcards):
-    """Tiles the source network learns from: this dataset's, or another's (source.task: dataset)."""
-    src = dataset_config(config, wildcards.dataset)["source"]
-    name = src["dataset"] if src["task"] == "dataset" else wildcards.dataset
-    return [f"results/{name}/tiles/{f}" for f in TILE_FILES]
-
-
-def source_network(wildcards):
-    """The source network file train_skt transfers from; none when transfer is off."""
-    view = dataset_config(config, wildcards.dataset)
-    if not view["skt"]["transfer"]:
-        return []
-    if view["source"]["task"] == "checkpoint":
-        from pipeline.paths import expand_path
-
-        return [expand_path(view["source"]["checkpoint"], "source.checkpoint")]
-    return [f"results/{wildcards.dataset}/models/source.pt"]
-
-
 rule train_source:
     """Source network N_S: a plain ResNet-18 on the source task (paper section 3.1)."""
+    conda:
+        CONDA_ENV
     input:
         tiles=source_tiles,
     output:
@@ -53,6 +36,8 @@ rule train_source:
 
 rule train_skt:
     """SKT: soft mask, dilated inputs, selective transfer, self-distillation (paper section 3)."""
+    conda:
+        CONDA_ENV
     input:
         tiles=expand("results/{{dataset}}/tiles/{f}", f=TILE_FILES),
         source=source_network,
