@@ -117,8 +117,8 @@ def results(tmp_path_factory):
                                             "split_row": SPLIT_ROW, "grid": GRID.to_dict(), "counts": counts})
 
     confusion = {"t1_rho1": [[3, 1], [1, 2]], "t2_rho2": [[2, 2], [0, 3]], "vote": [[3, 1], [0, 3]]}
-    primary = {k: {"n": 7, "n_with_mines": 3, "accuracy": 0.7, "recall": 0.6, "precision": 0.5, "f1": 0.55,
-                   "f1_macro": 0.6, "roc_auc": 0.8, "confusion": v} for k, v in confusion.items()}
+    primary = {k: {"n": 7, "n_with_mines": 3, "accuracy": 0.7, "recall": 0.6, "precision": 0.5, "f1": 0.6,
+                   "f1_mines": 0.55, "roc_auc": 0.8, "confusion": v} for k, v in confusion.items()}
     write_json(d / "models" / "skt_metrics.json", {
         "primary": primary, "paper_protocol": {"vote": dict(primary["vote"], confusion=[[6, 2], [0, 6]])},
         "soft_mask_values": {"Cu": 1.1, "Au": 0.9}})

@@ -311,11 +311,10 @@ def _count(entry, key):
     return entry if isinstance(entry, (int, float)) else 0
 
 
-#: skt_metrics.json keys and their column labels: there "f1" is the binary F1 of
-#: "with mines" and "f1_macro" the paper's F1 (the tables' "f1").
+#: skt_metrics.json keys and their column labels ("f1" is the paper's macro F1, as in the tables)
 SKT_METRIC_COLUMNS = (("n", "n"), ("n_with_mines", "n with mines"), ("accuracy", "accuracy"),
-                      ("recall", "recall"), ("precision", "precision"), ("f1_macro", "F1 (macro, paper)"),
-                      ("f1", "F1 (with mines)"), ("roc_auc", "ROC AUC"))
+                      ("recall", "recall"), ("precision", "precision"), ("f1", "F1 (macro, paper)"),
+                      ("f1_mines", "F1 (with mines)"), ("roc_auc", "ROC AUC"))
 
 
 def skt_metrics_table(metrics):
@@ -384,7 +383,7 @@ def build_report(inputs, out_html, figures_dir, *, dataset, settings=None, windo
     if len(sites_xy):
         pairs.append(("known sites", len(sites_xy)))
     vote = (metrics.get("primary") or {}).get("vote") or {}
-    for k in ("accuracy", "recall", "f1_macro", "roc_auc"):
+    for k in ("accuracy", "recall", "f1", "roc_auc"):
         if k in vote:
             pairs.append((f"SKT vote, test windows: {k}", vote[k]))
     summary_body = h.key_values(pairs)

@@ -475,7 +475,7 @@ def training_curves_figure(logs, out_path, *, title="Training"):
     return _save(fig, out_path)
 
 
-BETA_METRICS = ("f1", "f1_macro", "accuracy", "recall", "roc_auc")
+BETA_METRICS = ("f1", "accuracy", "recall", "roc_auc")
 
 
 def beta_curve_figure(table, out_path, *, x="beta", metrics=BETA_METRICS,
