@@ -20,7 +20,7 @@ def test_default_config_is_valid_and_filled(repo):
     assert view["skt"]["beta"] == 0.7
 
 
-@pytest.mark.parametrize("name", ["paper.yaml", "katanning.yaml"])
+@pytest.mark.parametrize("name", ["paper.yaml", "katanning.yaml", "regions.yaml"])
 def test_ready_configs_are_valid(repo, name):
     config = load_config(repo / "config" / name)
     assert config["datasets"]
@@ -117,3 +117,31 @@ def test_lint_finds_only_the_pythonpath_note(repo, tmp_path):
     text = result.stdout + result.stderr
     lints = re.findall(r"^\s+\* (.+?):$", text, flags=re.M)
     assert len(lints) == 1 and lints[0].startswith("Environment variable PYTHONPATH used"), text[-3000:]
+
+
+def test_regions_config_gives_each_region_the_view_it_has_alone(repo, monkeypatch):
+    monkeypatch.setenv("SKT_SHARED_DATA", "/data")
+    regions = load_config(repo / "config" / "regions.yaml")
+    assert list(regions["datasets"]) == ["demo", "katanning"]
+    alone = {"demo": load_config(repo / "config.yaml"), "katanning": load_config(repo / "config" / "katanning.yaml")}
+    for name, config in alone.items():
+        assert dataset_config(regions, name) == dataset_config(config, name), name
+
+
+def test_a_configfile_replaces_config_yaml(repo, tmp_path):
+    """Run from the repository root, --configfile must not bring config.yaml's demo dataset along."""
+    import os
+    import subprocess
+    import sys
+
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    only = dict(config["datasets"]["demo"])
+    only["samples"], only["sites"] = str(repo / only["samples"]), str(repo / only["sites"])
+    configfile = tmp_path / "only.yaml"
+    configfile.write_text(yaml.safe_dump({"datasets": {"only": only}}))
+    result = subprocess.run([sys.executable, "-m", "snakemake", "--dry-run", "--cores", "1", "--configfile",
+                             str(configfile)], cwd=repo, capture_output=True, text=True,
+                            env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "results/only/prepare/samples.gpkg" in result.stdout
+    assert "results/demo/" not in result.stdout
