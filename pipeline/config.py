@@ -126,7 +126,8 @@ def _deep_update(base, override):
 
 
 def dataset_config(config, name):
-    """The settings one dataset runs with: global sections updated by its own ``settings``."""
+    """The settings one dataset runs with: global sections updated by its own
+    ``settings``, every mapping's keys in sorted order."""
     try:
         entry = config["datasets"][name]
     except KeyError:
@@ -137,4 +138,14 @@ def dataset_config(config, name):
     view["dataset"] = {k: v for k, v in entry.items() if k != "settings"}
     view["seed"] = config["seed"]
     view["device"] = config["device"]
-    return view
+    # Snakemake compares params as text: the same settings written in another
+    # key order (or filled from the schema's defaults) must not rerun anything
+    return _sorted_keys(view)
+
+
+def _sorted_keys(value):
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value

@@ -75,6 +75,19 @@ def test_unchanged_config_has_nothing_to_do(tiny_run):
     assert planned_rules(work, configfile) == set()
 
 
+def test_same_settings_in_another_key_order_rerun_nothing(tiny_run, tmp_path):
+    work, config, _ = tiny_run
+
+    def reverse(value):
+        if isinstance(value, dict):
+            return {k: reverse(value[k]) for k in reversed(list(value))}
+        return value
+
+    reordered = write_config(reverse(config), tmp_path / "reordered.yaml")
+    assert list(reverse(config)) != list(config)
+    assert planned_rules(work, reordered) == set()
+
+
 def test_bad_config_stops_before_any_job(tmp_path):
     config = tiny_config()
     config["interpolate"]["n_neighbours"] = 12  # misspelt key

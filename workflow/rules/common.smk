@@ -40,7 +40,6 @@ def source_tiles(wildcards):
     return [f"results/{name}/tiles/{f}" for f in TILE_FILES]
 
 
-
 def source_network(wildcards):
     """The source network file train_skt transfers from; none when transfer is off."""
     view = dataset_config(config, wildcards.dataset)
@@ -53,7 +52,6 @@ def source_network(wildcards):
     return [f"results/{wildcards.dataset}/models/source.pt"]
 
 
-
 # --- seeds and SKT variants (ablation.smk) ------------------------------------
 
 
@@ -62,7 +60,6 @@ def model_dir(dataset, seed):
     if int(seed) == MAIN_SEED:
         return f"results/{dataset}/models"
     return f"results/{dataset}/models/seeds/{seed}"
-
 
 
 def seeded_source(wildcards):
@@ -77,10 +74,8 @@ def seeded_source(wildcards):
     return [f"{model_dir(wildcards.dataset, wildcards.seed)}/source.pt"]
 
 
-
 def beta_of(variant):
     return float(variant[len("beta"):])
-
 
 
 def variant_skt(wildcards):
@@ -94,7 +89,6 @@ def variant_skt(wildcards):
     return skt
 
 
-
 def skt_model(dataset, study, variant, seed):
     """Model file of one SKT variant; a beta equal to skt.beta is the full model itself."""
     if study == "beta_sweep":
@@ -105,7 +99,6 @@ def skt_model(dataset, study, variant, seed):
     return f"results/{dataset}/models/{study}/{variant}/seed{seed}/skt.pt"
 
 
-
 # --- baselines (baselines.smk) ------------------------------------------------
 
 
@@ -113,7 +106,6 @@ def eval_seeds(dataset):
     """The seeds every method runs with (evaluate.seeds, default [seed])."""
     seeds = dataset_config(config, dataset)["evaluate"]["seeds"] or [MAIN_SEED]
     return list(dict.fromkeys(int(s) for s in seeds))
-
 
 
 def baseline_settings(*keys):
@@ -126,16 +118,13 @@ def baseline_settings(*keys):
     return get
 
 
-
 def pixel_label_distance(wildcards):
     view = dataset_config(config, wildcards.dataset)
     return view["baselines"]["pixel_label_distance"] or view["screen"]["label_radius"]
 
 
-
 def noise_variance(wildcards):
     return dataset_config(config, wildcards.dataset)["train"]["noise_variance"]
-
 
 
 # --- evaluation and tables (evaluate.smk) -------------------------------------
@@ -144,7 +133,6 @@ def noise_variance(wildcards):
 def map_settings(wildcards):
     view = dataset_config(config, wildcards.dataset)["evaluate"]
     return {k: view[k] for k in ("area_fractions", "n_background", "background_min_distance")}
-
 
 
 def comparison_runs(wildcards):
@@ -158,10 +146,8 @@ def comparison_runs(wildcards):
     return runs + skt_runs(wildcards)
 
 
-
 def skt_runs(wildcards):
     return [f"results/{wildcards.dataset}/evaluation/skt/full/seed{s}.json" for s in eval_seeds(wildcards.dataset)]
-
 
 
 def ablation_runs(wildcards):
@@ -170,12 +156,10 @@ def ablation_runs(wildcards):
             for v in variants for s in eval_seeds(wildcards.dataset)] + skt_runs(wildcards)
 
 
-
 def beta_runs(wildcards):
     betas = dataset_config(config, wildcards.dataset)["evaluate"]["betas"]
     return [f"results/{wildcards.dataset}/evaluation/beta_sweep/beta{b:g}/seed{s}.json"
             for b in betas for s in eval_seeds(wildcards.dataset)]
-
 
 
 def dense_maps(dataset):
@@ -185,15 +169,12 @@ def dense_maps(dataset):
             + [m for m in CNN_NAMES if m in view["cnn"]])
 
 
-
 def map_results(wildcards):
     return [f"results/{wildcards.dataset}/evaluation/maps/{m}.json" for m in dense_maps(wildcards.dataset)]
 
 
-
 def evaluated_model(wildcards):
     return skt_model(wildcards.dataset, wildcards.study, wildcards.variant, wildcards.seed)
-
 
 
 def evaluation_targets(datasets):
@@ -207,7 +188,6 @@ def evaluation_targets(datasets):
     if len(datasets) > 1:
         out += ["results/regions/comparison.csv", "results/regions/comparison.md"]
     return out
-
 
 
 # --- report (report.smk) ------------------------------------------------------
