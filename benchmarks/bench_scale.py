@@ -95,9 +95,9 @@ class Peak:
         except OSError:
             pass
 
-    def read_mib(self):
+    def read_mib(self, field="VmHWM"):
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
         return float("nan")
 
@@ -129,13 +129,15 @@ def run_size(scale, workdir, seed, threads, overlap):
 
     def stage(name, func):
         peak.reset()
+        # resident memory at the start: what earlier stages left behind (imports, freed but kept heap)
+        start_mib = peak.read_mib("VmRSS")
         start, cpu = time.perf_counter(), time.process_time()
         out = func()
         record["stages"][name] = {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
-                                  "peak_mib": peak.read_mib()}
+                                  "peak_mib": peak.read_mib(), "start_mib": start_mib}
         print(f"  {scale}x {name}: {record['stages'][name]['seconds']:.1f} s, "
-              f"peak {record['stages'][name]['peak_mib']:.0f} MiB, disk {_du(workdir) / 2**30:.1f} GiB",
-              file=sys.stderr, flush=True)
+              f"peak {record['stages'][name]['peak_mib']:.0f} MiB (at start {start_mib:.0f} MiB), "
+              f"disk {_du(workdir) / 2**30:.1f} GiB", file=sys.stderr, flush=True)
         return out
 
     def prepare():
