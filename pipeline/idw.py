@@ -4,9 +4,9 @@
 
 over the N nearest samples with a valid value (optionally only those within a
 search radius). One neighbour search serves every element that has the same
-valid samples, and the grid is processed in row blocks, so the cost is one k-d
-tree query per cell plus a cheap weighted sum per element, and memory does not
-grow with the grid.
+valid samples, and the grid is processed in blocks of rows and whole-tile
+column pieces, so the cost is one k-d tree query per cell plus a cheap weighted
+sum per element, and memory does not grow with the grid.
 """
 
 import contextlib
@@ -28,6 +28,18 @@ _GDAL_CACHE_MB = 128
 # Cells per neighbour query: keeps the (cells, n_neighbors) temporaries of each
 # thread at a few MB, small enough to stay in cache.
 _CHUNK_CELLS = 32768
+# Cells per block (rows x columns): a block holds every element's estimates
+# (16 elements: 64 MB), and two are alive while one is written. Wide grids are
+# cut into column pieces of whole 256-cell tiles, so memory depends on neither
+# the grid's width nor its height.
+_BLOCK_CELLS = 1 << 20
+# column pieces are whole GeoTIFF tiles (rasters.profile_for), so no tile is written twice
+_TILE = 256
+
+
+def _block_columns(width, block_rows):
+    cols = max(_TILE, (_BLOCK_CELLS // max(int(block_rows), 1)) // _TILE * _TILE)
+    return min(cols, width)
 
 
 def interpolate_to_geotiffs(xy, values, names, grid, out_paths, *, power=2.0, n_neighbors=12,
@@ -67,13 +79,13 @@ def interpolate_to_geotiffs(xy, values, names, grid, out_paths, *, power=2.0, n_
             xy, values, grid, power, n_neighbors, search_radius, max_distance, block_rows,
             workers)))
         pending = None
-        for row_start, block in blocks:
+        for row_start, col_start, block in blocks:
             finite = np.isfinite(block)
             n_valid += finite.sum(axis=(1, 2))
             vmin = np.fmin(vmin, np.nanmin(block, axis=(1, 2), initial=np.inf))
             vmax = np.fmax(vmax, np.nanmax(block, axis=(1, 2), initial=-np.inf))
             block[~finite] = NODATA
-            window = Window(0, row_start, grid.width, block.shape[1])
+            window = Window(col_start, row_start, block.shape[2], block.shape[1])
             if pending is not None:
                 pending.result()
             if writer is None:
@@ -102,15 +114,16 @@ def idw_array(xy, values, names, grid, *, power=2.0, n_neighbors=12, search_radi
     xy, values = _validate(xy, values, names, power, n_neighbors, search_radius, max_distance,
                            block_rows, workers)
     out = np.empty((len(names), grid.height, grid.width), dtype=np.float32)
-    for row_start, block in _blocks(xy, values, grid, power, n_neighbors, search_radius,
-                                    max_distance, block_rows, workers):
-        out[:, row_start:row_start + block.shape[1]] = block
+    for row_start, col_start, block in _blocks(xy, values, grid, power, n_neighbors, search_radius,
+                                               max_distance, block_rows, workers):
+        out[:, row_start:row_start + block.shape[1], col_start:col_start + block.shape[2]] = block
     return out
 
 
 def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, block_rows,
             workers):
-    """Yield (row_start, (elements, rows, cols) float32 block with NaN)."""
+    """Yield (row_start, col_start, (elements, rows, cols) float32 block with NaN),
+    row by row of blocks, left to right."""
     groups = [(cols, _Group(xy[mask], values[mask][:, cols], power, n_neighbors, search_radius,
                             max_distance))
               for mask, cols in _mask_groups(values)]
@@ -119,9 +132,12 @@ def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, b
     # sparse product release the GIL, so the chunks run in parallel.
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     try:
-        for row_start in range(0, grid.height, block_rows):
+        block_cols = _block_columns(grid.width, block_rows)
+        for row_start, col_start in ((r, c) for r in range(0, grid.height, block_rows)
+                                     for c in range(0, grid.width, block_cols)):
             row_stop = min(row_start + block_rows, grid.height)
             xs, ys = grid.cell_centres(row_start, row_stop)
+            xs = xs[col_start:col_start + block_cols]
             cells = np.empty((len(ys) * len(xs), 2))
             cells[:, 0] = np.tile(xs, len(ys))
             cells[:, 1] = np.repeat(ys, len(xs))
@@ -143,7 +159,7 @@ def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, b
                     run(task)
             else:
                 list(pool.map(run, tasks))
-            yield row_start, block.reshape(-1, len(ys), len(xs))
+            yield row_start, col_start, block.reshape(-1, len(ys), len(xs))
     finally:
         if pool is not None:
             pool.shutdown()

@@ -203,6 +203,29 @@ def test_writes_block_by_block(tmp_path, random_case, monkeypatch):
             np.testing.assert_array_equal(src.read(1, masked=True).filled(np.nan), whole[j])
 
 
+def test_wide_grids_are_cut_into_column_pieces(tmp_path, random_case, monkeypatch):
+    """Blocks are bounded in cells, not rows: a wide grid is written in tile-aligned
+    column pieces, with the same values as one whole-grid block."""
+    xy, values, names, grid = random_case
+    whole = idw_array(xy, values, names, grid, block_rows=1000)
+    monkeypatch.setattr(idw, "_TILE", 8)
+    monkeypatch.setattr(idw, "_BLOCK_CELLS", 7 * 16)
+    seen = []
+    real_write = idw._write_block
+    monkeypatch.setattr(idw, "_write_block",
+                        lambda outputs, block, window: seen.append((window.col_off, window.row_off, block.shape))
+                        or real_write(outputs, block, window))
+    paths = [tmp_path / f"{n}.tif" for n in names]
+    interpolate_to_geotiffs(xy, values, names, grid, paths, block_rows=7, workers=2)
+    # 31 columns in pieces of 16 (two 8-cell tiles), 23 rows in blocks of 7
+    assert [(c, r) for c, r, _ in seen] == [(c, r) for r in (0, 7, 14, 21) for c in (0, 16)]
+    assert max(np.prod(shape[1:]) for _, _, shape in seen) <= 7 * 16
+    for j, path in enumerate(paths):
+        with rasterio.open(path) as src:
+            np.testing.assert_array_equal(src.read(1, masked=True).filled(np.nan), whole[j])
+    np.testing.assert_array_equal(idw_array(xy, values, names, grid, block_rows=7, workers=2), whole)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_failure_midway_leaves_no_files(tmp_path, random_case, monkeypatch, workers):
     xy, values, names, grid = random_case
