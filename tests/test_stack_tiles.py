@@ -51,6 +51,26 @@ def test_zscore_stack_matches_eq5_and_keeps_grid(tmp_path, grid):
     assert stats["E1"]["n_valid"] == 80 * 80 - 35
 
 
+def test_zscore_stack_in_column_pieces_equals_whole_rows(tmp_path, grid, monkeypatch):
+    """Wide grids are cut into column pieces; the stack and its statistics do not change."""
+    import pipeline.stack as stack_module
+
+    paths, _ = _rasters(tmp_path, grid)
+    whole = zscore_stack(paths, ["E0", "E1", "E2"], tmp_path / "whole.tif", block_rows=7)
+    monkeypatch.setattr(stack_module, "_TILE", 8)
+    monkeypatch.setattr(stack_module, "_BLOCK_CELLS", 7 * 16)
+    windows = list(stack_module._blocks(grid.height, grid.width, 7))
+    assert {w.width for w in windows} == {16} and max(w.width * w.height for w in windows) <= 7 * 16
+    pieces = zscore_stack(paths, ["E0", "E1", "E2"], tmp_path / "pieces.tif", block_rows=7)
+    assert pieces.keys() == whole.keys()
+    for name in whole:
+        assert pieces[name]["n_valid"] == whole[name]["n_valid"]
+        assert pieces[name]["mean"] == pytest.approx(whole[name]["mean"], rel=1e-12)
+        assert pieces[name]["std"] == pytest.approx(whole[name]["std"], rel=1e-9)
+    with rasterio.open(tmp_path / "whole.tif") as a, rasterio.open(tmp_path / "pieces.tif") as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_constant_band_is_refused_with_its_name(tmp_path, grid):
     path = tmp_path / "flat.tif"
     write_geotiff(path, np.full(grid.shape, 3.0), grid, ["Ba"])
