@@ -20,7 +20,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from .errors import InputError
-from .rasters import NODATA, open_geotiff_for_writing
+from .rasters import NODATA, block_windows, open_geotiff_for_writing
 
 # GDAL's block cache would otherwise keep up to 5 % of RAM of dirty tiles per
 # process; the blocks are written once and never read back before overviews.
@@ -28,18 +28,6 @@ _GDAL_CACHE_MB = 128
 # Cells per neighbour query: keeps the (cells, n_neighbors) temporaries of each
 # thread at a few MB, small enough to stay in cache.
 _CHUNK_CELLS = 32768
-# Cells per block (rows x columns): a block holds every element's estimates
-# (16 elements: 64 MB), and two are alive while one is written. Wide grids are
-# cut into column pieces of whole 256-cell tiles, so memory depends on neither
-# the grid's width nor its height.
-_BLOCK_CELLS = 1 << 20
-# column pieces are whole GeoTIFF tiles (rasters.profile_for), so no tile is written twice
-_TILE = 256
-
-
-def _block_columns(width, block_rows):
-    cols = max(_TILE, (_BLOCK_CELLS // max(int(block_rows), 1)) // _TILE * _TILE)
-    return min(cols, width)
 
 
 def interpolate_to_geotiffs(xy, values, names, grid, out_paths, *, power=2.0, n_neighbors=12,
@@ -132,12 +120,12 @@ def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, b
     # sparse product release the GIL, so the chunks run in parallel.
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
     try:
-        block_cols = _block_columns(grid.width, block_rows)
-        for row_start, col_start in ((r, c) for r in range(0, grid.height, block_rows)
-                                     for c in range(0, grid.width, block_cols)):
-            row_stop = min(row_start + block_rows, grid.height)
-            xs, ys = grid.cell_centres(row_start, row_stop)
-            xs = xs[col_start:col_start + block_cols]
+        # blocks of about rasters.BLOCK_CELLS cells (16 elements: 64 MB; two are alive
+        # while one is written), whole tiles wide
+        for window in block_windows(grid.height, grid.width, block_rows):
+            row_start, col_start = window.row_off, window.col_off
+            xs, ys = grid.cell_centres(row_start, row_start + window.height)
+            xs = xs[col_start:col_start + window.width]
             cells = np.empty((len(ys) * len(xs), 2))
             cells[:, 0] = np.tile(xs, len(ys))
             cells[:, 1] = np.repeat(ys, len(xs))

@@ -6,15 +6,32 @@ import contextlib
 import numpy as np
 import rasterio
 from rasterio.enums import Resampling
+from rasterio.windows import Window
 
 from .atomic import atomic_path
 
 NODATA = -9999.0
 OVERVIEW_FACTORS = (2, 4, 8, 16, 32)
+#: GeoTIFF tile edge (smaller grids get smaller tiles)
+TILE = 256
+#: cells per processing block (see ``block_windows``)
+BLOCK_CELLS = 1 << 20
+
+
+def block_windows(height, width, block_rows):
+    """Windows covering a grid, row band by row band, left to right: bands of
+    ``block_rows`` rows cut into column pieces of whole ``TILE``-cell tiles, about
+    ``BLOCK_CELLS`` cells each. A block's arrays then depend on neither the grid's
+    width nor its height, and no tile is written by two column pieces."""
+    block_rows = max(int(block_rows), 1)
+    cols = min(width, max(TILE, (BLOCK_CELLS // block_rows) // TILE * TILE))
+    for row in range(0, height, block_rows):
+        for col in range(0, width, cols):
+            yield Window(col, row, min(cols, width - col), min(block_rows, height - row))
 
 
 def profile_for(grid, count, nodata=NODATA):
-    block = 256 if min(grid.width, grid.height) >= 256 else 128 if min(grid.width, grid.height) >= 128 else 16
+    block = TILE if min(grid.width, grid.height) >= TILE else 128 if min(grid.width, grid.height) >= 128 else 16
     return {
         "driver": "GTiff", "dtype": "float32", "count": count,
         "width": grid.width, "height": grid.height, "crs": grid.crs,

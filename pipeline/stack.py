@@ -9,31 +9,15 @@ import contextlib
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 
 from .errors import InputError
 from .grid import GridSpec
-from .rasters import NODATA, open_geotiff_for_writing
+from .rasters import NODATA, block_windows, open_geotiff_for_writing
 
 # GDAL's block cache defaults to 5 % of RAM and fills with the stack's dirty tiles
 # on large grids; every tile is written once, so a small cache costs nothing.
 # (rasterio takes GDAL_CACHEMAX in bytes.)
 _GDAL_CACHE_BYTES = 128 * 2**20
-
-
-# Cells per block: blocks are ``block_rows`` high and cut into column pieces of
-# whole 256-cell tiles on wide grids, so a block's arrays (and their temporaries)
-# stay a few tens of MB whatever the grid's width.
-_BLOCK_CELLS = 1 << 20
-_TILE = 256
-
-
-def _blocks(height, width, block_rows):
-    """Windows covering the grid: rows of ``block_rows``, each cut into column pieces."""
-    cols = min(width, max(_TILE, (_BLOCK_CELLS // max(int(block_rows), 1)) // _TILE * _TILE))
-    for row in range(0, height, block_rows):
-        for col in range(0, width, cols):
-            yield Window(col, row, min(cols, width - col), min(block_rows, height - row))
 
 
 def _common_grid(paths):
@@ -55,7 +39,7 @@ def band_statistics(path, block_rows=512):
     with rasterio.open(path) as src:
         # shift by a first guess of the mean to keep the sum of squares well conditioned
         shift = None
-        for window in _blocks(src.height, src.width, block_rows):
+        for window in block_windows(src.height, src.width, block_rows):
             block = src.read(1, window=window, masked=True)
             values = block.compressed().astype(np.float64)
             if values.size == 0:
@@ -92,7 +76,7 @@ def zscore_stack(raster_paths, names, out_path, block_rows=512):
     with rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE_BYTES), contextlib.ExitStack() as opened:
         sources = [opened.enter_context(rasterio.open(p)) for p in raster_paths]
         dst = opened.enter_context(open_geotiff_for_writing(out_path, grid, names))
-        for window in _blocks(grid.height, grid.width, block_rows):
+        for window in block_windows(grid.height, grid.width, block_rows):
             for band, (name, src) in enumerate(zip(names, sources), start=1):
                 block = src.read(1, window=window, masked=True).astype(np.float32)
                 z = (block - np.float32(stats[name]["mean"])) / np.float32(stats[name]["std"])

@@ -7,7 +7,7 @@ import pytest
 import rasterio
 from affine import Affine
 
-from pipeline import idw
+from pipeline import idw, rasters
 from pipeline.errors import InputError
 from pipeline.grid import GridSpec
 from pipeline.idw import idw_array, interpolate_to_geotiffs
@@ -208,8 +208,8 @@ def test_wide_grids_are_cut_into_column_pieces(tmp_path, random_case, monkeypatc
     column pieces, with the same values as one whole-grid block."""
     xy, values, names, grid = random_case
     whole = idw_array(xy, values, names, grid, block_rows=1000)
-    monkeypatch.setattr(idw, "_TILE", 8)
-    monkeypatch.setattr(idw, "_BLOCK_CELLS", 7 * 16)
+    monkeypatch.setattr(rasters, "TILE", 16)
+    monkeypatch.setattr(rasters, "BLOCK_CELLS", 7 * 16)
     seen = []
     real_write = idw._write_block
     monkeypatch.setattr(idw, "_write_block",
@@ -217,7 +217,7 @@ def test_wide_grids_are_cut_into_column_pieces(tmp_path, random_case, monkeypatc
                         or real_write(outputs, block, window))
     paths = [tmp_path / f"{n}.tif" for n in names]
     interpolate_to_geotiffs(xy, values, names, grid, paths, block_rows=7, workers=2)
-    # 31 columns in pieces of 16 (two 8-cell tiles), 23 rows in blocks of 7
+    # 31 columns in pieces of one 16-cell tile, 23 rows in blocks of 7
     assert [(c, r) for c, r, _ in seen] == [(c, r) for r in (0, 7, 14, 21) for c in (0, 16)]
     assert max(np.prod(shape[1:]) for _, _, shape in seen) <= 7 * 16
     for j, path in enumerate(paths):

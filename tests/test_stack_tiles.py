@@ -53,13 +53,13 @@ def test_zscore_stack_matches_eq5_and_keeps_grid(tmp_path, grid):
 
 def test_zscore_stack_in_column_pieces_equals_whole_rows(tmp_path, grid, monkeypatch):
     """Wide grids are cut into column pieces; the stack and its statistics do not change."""
-    import pipeline.stack as stack_module
+    from pipeline import rasters
 
     paths, _ = _rasters(tmp_path, grid)
     whole = zscore_stack(paths, ["E0", "E1", "E2"], tmp_path / "whole.tif", block_rows=7)
-    monkeypatch.setattr(stack_module, "_TILE", 8)
-    monkeypatch.setattr(stack_module, "_BLOCK_CELLS", 7 * 16)
-    windows = list(stack_module._blocks(grid.height, grid.width, 7))
+    monkeypatch.setattr(rasters, "TILE", 16)
+    monkeypatch.setattr(rasters, "BLOCK_CELLS", 7 * 16)
+    windows = list(rasters.block_windows(grid.height, grid.width, 7))
     assert {w.width for w in windows} == {16} and max(w.width * w.height for w in windows) <= 7 * 16
     pieces = zscore_stack(paths, ["E0", "E1", "E2"], tmp_path / "pieces.tif", block_rows=7)
     assert pieces.keys() == whole.keys()
