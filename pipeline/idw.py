@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import rasterio
-from rasterio.windows import Window
 from scipy import sparse
 from scipy.spatial import cKDTree
 
@@ -67,13 +66,12 @@ def interpolate_to_geotiffs(xy, values, names, grid, out_paths, *, power=2.0, n_
             xy, values, grid, power, n_neighbors, search_radius, max_distance, block_rows,
             workers)))
         pending = None
-        for row_start, col_start, block in blocks:
+        for window, block in blocks:
             finite = np.isfinite(block)
             n_valid += finite.sum(axis=(1, 2))
             vmin = np.fmin(vmin, np.nanmin(block, axis=(1, 2), initial=np.inf))
             vmax = np.fmax(vmax, np.nanmax(block, axis=(1, 2), initial=-np.inf))
             block[~finite] = NODATA
-            window = Window(col_start, row_start, block.shape[2], block.shape[1])
             if pending is not None:
                 pending.result()
             if writer is None:
@@ -102,15 +100,15 @@ def idw_array(xy, values, names, grid, *, power=2.0, n_neighbors=12, search_radi
     xy, values = _validate(xy, values, names, power, n_neighbors, search_radius, max_distance,
                            block_rows, workers)
     out = np.empty((len(names), grid.height, grid.width), dtype=np.float32)
-    for row_start, col_start, block in _blocks(xy, values, grid, power, n_neighbors, search_radius,
-                                               max_distance, block_rows, workers):
-        out[:, row_start:row_start + block.shape[1], col_start:col_start + block.shape[2]] = block
+    for window, block in _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance,
+                                 block_rows, workers):
+        out[(slice(None), *window.toslices())] = block
     return out
 
 
 def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, block_rows,
             workers):
-    """Yield (row_start, col_start, (elements, rows, cols) float32 block with NaN),
+    """Yield (window, (elements, rows, cols) float32 block with NaN),
     row by row of blocks, left to right."""
     groups = [(cols, _Group(xy[mask], values[mask][:, cols], power, n_neighbors, search_radius,
                             max_distance))
@@ -123,9 +121,9 @@ def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, b
         # blocks of about rasters.BLOCK_CELLS cells (16 elements: 64 MB; two are alive
         # while one is written), whole tiles wide
         for window in block_windows(grid.height, grid.width, block_rows):
-            row_start, col_start = window.row_off, window.col_off
-            xs, ys = grid.cell_centres(row_start, row_start + window.height)
-            xs = xs[col_start:col_start + window.width]
+            rows, cols = window.toslices()
+            xs, ys = grid.cell_centres(rows.start, rows.stop)
+            xs = xs[cols]
             cells = np.empty((len(ys) * len(xs), 2))
             cells[:, 0] = np.tile(xs, len(ys))
             cells[:, 1] = np.repeat(ys, len(xs))
@@ -147,7 +145,7 @@ def _blocks(xy, values, grid, power, n_neighbors, search_radius, max_distance, b
                     run(task)
             else:
                 list(pool.map(run, tasks))
-            yield row_start, col_start, block.reshape(-1, len(ys), len(xs))
+            yield window, block.reshape(-1, len(ys), len(xs))
     finally:
         if pool is not None:
             pool.shutdown()
