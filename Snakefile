@@ -43,6 +43,7 @@ include: "workflow/rules/predict.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/ablation.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/cv.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -53,4 +54,5 @@ rule all:
         expand("results/{dataset}/maps/skt_probability.tif", dataset=DATASETS),
         expand("results/{dataset}/maps/skt_windows.gpkg", dataset=DATASETS),
         evaluation_targets(DATASETS),
+        cv_targets(DATASETS),
         expand("results/{dataset}/report/report.html", dataset=DATASETS),

@@ -13,6 +13,9 @@ Every change is counted in the QA dict (it becomes qa.json):
   in for it;
 - ``>1000`` (above the upper limit) keeps 1000 and is counted;
 - values over 100 % after unit conversion become missing and are counted;
+- with a campaign column (the company report of each row), censored codes are
+  reported per element and campaign, and censored values are put on one level
+  per element (harmonise_censoring_values) so that they do not mark the campaign;
 - rows at one location (identical input coordinates) are merged per element;
 - elements with too few valid locations, or none above detection, are dropped
   with their reason; locations left with no value at all are dropped and their
@@ -41,6 +44,11 @@ DETECTION_LIMIT_RULES = {
 }
 DUPLICATE_RULES = ("median", "mean", "first")
 DEFAULT_MISSING_CODES = (-9999,)
+UNKNOWN_CAMPAIGN = "unknown"
+HARMONISE_RULE = (
+    "per element, every censored value and every measured value below the largest detection limit seen "
+    "(any campaign, in the element's unit) is set to detection_limit_rule applied to that limit, before "
+    "locations are merged, so that neither the censored value nor a lower lab limit marks the campaign")
 
 # status of one cell
 VALID, EMPTY, CODE, CODE_GUESSED, TEXT, NON_FINITE, BELOW, BELOW_UNKNOWN, ABOVE, OUT_OF_RANGE = range(10)
@@ -234,7 +242,7 @@ def locate_points(table, *, x_column="X", y_column="Y", crs=None, working_crs=No
                          f"{y_in[finite].max():g}: check crs (the CRS of {x_col!r}/{y_col!r})",
                          path=path, column=x_col, rows=[int(r) for r in np.flatnonzero(finite)[:10] + offset])
 
-    crs_out, out_source = _working_crs(working_crs, lon[inside], lat[inside], path)
+    crs_out, out_source = _working_crs(working_crs, lon[inside], lat[inside], path, crs_in)
     transformer = pyproj.Transformer.from_crs(crs_in, crs_out, always_xy=True)
     x = np.full(len(table), np.nan)
     y = np.full(len(table), np.nan)
@@ -430,18 +438,32 @@ def _mean_lon(lon):
     return float(np.degrees(np.arctan2(np.sin(radians).mean(), np.cos(radians).mean())))
 
 
-def _working_crs(working_crs, lon, lat, path):
+def _working_crs(working_crs, lon, lat, path, crs_in):
+    """The CRS the points are projected to, and where it came from.
+
+    Unset working_crs keeps an input CRS that is already projected in metres (a national grid such as
+    EPSG:3067 is made for its region: reprojecting to a UTM zone would only add distortion and make the
+    outputs disagree with the user's other layers); geographic input, or a projection in other units,
+    gets the UTM zone of the data.
+    """
     if working_crs is None:
+        if _is_metric_projection(crs_in):
+            return crs_in, "input CRS, projected in metres (working_crs not set)"
         if not np.isfinite(lon).any():
             raise InputError("cannot find the UTM zone of the data: set working_crs", path=path, column="working_crs")
         ok = np.isfinite(lon)
         code = utm_crs_for(_mean_lon(lon[ok]), float(np.mean(lat[ok])))
         return pyproj.CRS.from_user_input(code), "UTM zone of the data's lon/lat centroid (working_crs not set)"
     crs = _parse_crs(working_crs, path, "working_crs")
-    if not crs.is_projected or crs.axis_info[0].unit_name not in ("metre", "meter"):
-        raise InputError(f"working_crs {_crs_name(crs)} must be a projected CRS in metres "
-                         "(leave it unset for the UTM zone of the data)", path=path, column="working_crs")
+    if not _is_metric_projection(crs):
+        raise InputError(f"working_crs {_crs_name(crs)} must be a projected CRS in metres (leave it unset to keep "
+                         "a projected input CRS in metres, else the UTM zone of the data)",
+                         path=path, column="working_crs")
     return crs, "config"
+
+
+def _is_metric_projection(crs):
+    return bool(crs.is_projected) and crs.axis_info[0].unit_name in ("metre", "meter")
 
 
 # ---------------------------------------------------------------- samples
@@ -449,21 +471,30 @@ def _working_crs(working_crs, lon, lat, path):
 def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, elements=None,
                     units=None, output_units=None, missing_codes=DEFAULT_MISSING_CODES,
                     detection_limit_rule="half", duplicate_rule="median", min_valid=30, min_valid_fraction=0.0,
-                    area_margin=1.0, outlier_factor=10.0):
+                    area_margin=1.0, outlier_factor=10.0, campaign_column=None, harmonise_censoring=None):
     """Clean a geochemical survey: one row per distinct location, one float column per kept element.
 
-    Returns (GeoDataFrame with x, y, n_merged, elements..., geometry in the working CRS; qa dict).
+    Returns (GeoDataFrame with x, y, n_merged, [campaign,] elements..., geometry in the working CRS; qa dict).
     ``gdf.attrs["units"]`` maps each element to its unit. For vector files the point geometry is used
     unless x_column/y_column name columns of the file (x_column=None forces the geometry).
 
     crs: CRS of the coordinates (a vector file's own CRS wins for its geometry); working_crs: projected
-    CRS in metres, None = UTM zone of the data. elements: None (all detected), a list of elements or
-    columns, or {element: column(s)}; units / output_units: see pipeline.units. missing_codes: numbers
-    or strings meaning "not analysed". detection_limit_rule: half | limit | sqrt2 | zero | missing.
+    CRS in metres, None = the input CRS if it is projected in metres, else the UTM zone of the data.
+    elements: None (all detected), a list of elements or columns, or {element: column(s)}; units /
+    output_units: see pipeline.units. missing_codes: numbers or strings meaning "not analysed".
+    detection_limit_rule: half | limit | sqrt2 | zero | missing.
     duplicate_rule: median | mean | first (first non-missing, in file order). min_valid /
     min_valid_fraction: fewest valid locations (count / share of locations) an element needs.
     area_margin: degrees of tolerance around the input CRS's area of use. outlier_factor: see
     locate_points (None: off).
+
+    campaign_column: column naming the campaign (company report, lab batch) of each row, or None. Real
+    surveys are compiled from many reports, each with its own detection limits and codes, so the
+    campaign is a confound: the output gains a string column ``campaign`` (a merged location takes the
+    campaign most of its rows have; missing names become "unknown") and qa reports, per element and
+    campaign, how censored values are coded (censoring_by_campaign). harmonise_censoring: True, False
+    or None (= on when campaign_column is given); see harmonise_censoring_values(). Without a campaign
+    column, True harmonises the whole survey (the common limit is the survey-wide largest one either way).
     """
     _check_options(detection_limit_rule, duplicate_rule, min_valid, min_valid_fraction)
     if missing_codes is None:
@@ -473,14 +504,17 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     table = read_table(path, layer=layer)
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
+    _check_campaign_column(table, campaign_column, path)
+    harmonise = campaign_column is not None if harmonise_censoring is None else bool(harmonise_censoring)
     offset = table.attrs["row_offset"]
     points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
                            area_margin=area_margin, outlier_factor=outlier_factor)
     geometry_columns = {table.attrs.get("geometry_x"), table.attrs.get("geometry_y")} - {None}
     coordinate_columns = {points.qa["coordinates"]["x_column"], points.qa["coordinates"]["y_column"]}
+    campaign_columns = {campaign_column} - {None}
     try:
         columns = detect_elements(table.columns, mapping=elements or None, units=units,
-                                  exclude=coordinate_columns | geometry_columns)
+                                  exclude=coordinate_columns | geometry_columns | campaign_columns)
     except InputError as exc:
         raise _with_path(exc, path) from None
     if not columns:
@@ -493,6 +527,10 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     row_numbers = kept_rows + offset
     variables = _clean_elements(rows, columns, row_numbers, missing_codes, detection_limit_rule, output_units,
                                 requested=bool(elements), path=path)
+    campaign, campaign_missing = _campaign_labels(rows[campaign_column]) if campaign_column else (None, 0)
+    censoring = censoring_by_campaign(variables, campaign) if campaign is not None else None
+    # before locations are merged: a median of a harmonised and an unharmonised row would mark the campaign
+    harmonised = harmonise_censoring_values(variables, detection_limit_rule) if harmonise else None
 
     location_id = pd.DataFrame({"x": points.x_in[kept_rows], "y": points.y_in[kept_rows]}).groupby(
         ["x", "y"], sort=False).ngroup().to_numpy()
@@ -534,12 +572,17 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     x = points.x[kept_rows][first_row][has_value]
     y = points.y[kept_rows][first_row][has_value]
     frame = pd.DataFrame({"x": x, "y": y, "n_merged": n_merged[has_value].astype(np.int64)})
+    campaign_qa = None
+    if campaign is not None:
+        location_campaign, mixed = _location_campaigns(location_id, campaign)
+        frame["campaign"] = location_campaign[has_value]
+        campaign_qa = _campaign_qa(campaign_column, campaign, campaign_missing, mixed[has_value])
     for name in kept:
         frame[name] = merged[name].to_numpy(dtype=float)[has_value]
     gdf = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=points.crs_out)
     gdf.attrs["units"] = {name: entry["unit"] for name, entry in kept.items()}
 
-    used = coordinate_columns | geometry_columns | {c.column for c in columns}
+    used = coordinate_columns | geometry_columns | campaign_columns | {c.column for c in columns}
     qa = {
         "file": str(path),
         "layer": table.attrs.get("layer"),
@@ -561,6 +604,13 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         },
         "values_above_detection": {k: v["above"] for k, v in variables.items() if v["above"]},
         "values_text_to_missing": {k: v["text"] for k, v in variables.items() if v["text"]["count"]},
+        **({"campaigns": campaign_qa, "censoring_by_campaign": censoring} if campaign is not None else {}),
+        "harmonise_censoring": {
+            "setting": harmonise_censoring,
+            "on": harmonise,
+            "rule": HARMONISE_RULE,
+        },
+        **({"harmonised_censoring": harmonised} if harmonise else {}),
         "locations_merged": {
             "rule": duplicate_rule,
             "rows": int(len(kept_rows)),
@@ -642,6 +692,8 @@ def _combine(parsed, unit, rule, row_numbers):
     take = np.arange(len(choice))
     status = np.stack([p.status for _, p, _, _ in parsed])[choice, take]
     values = np.stack([v for _, _, v, _ in parsed])[choice, take]
+    limits = np.stack([_limits_in(p, proxy, conversion_factor(e.unit, unit))
+                       for e, p, _, proxy in parsed])[choice, take]
 
     missing = {"total": int(np.isnan(values).sum())}
     for code, label in _MISSING_CAUSES.items():
@@ -671,6 +723,7 @@ def _combine(parsed, unit, rule, row_numbers):
         sources.append(source)
     return {
         "values": values,
+        "limits": limits,
         "unit": unit,
         "sources": sources,
         "detected": int(((status == VALID) | (status == ABOVE)).sum()),
@@ -680,6 +733,13 @@ def _combine(parsed, unit, rule, row_numbers):
         "above": int((status == ABOVE).sum()),
         "text": {"count": int(len(text_positions)), "examples": examples},
     }
+
+
+def _limits_in(parsed, proxy, factor):
+    """Detection limit of each censored cell in the variable's unit (the stand-in where the file gives none)."""
+    limits = parsed.limits.copy()
+    limits[parsed.status == BELOW_UNKNOWN] = proxy
+    return limits * factor
 
 
 def _drop_reason(var, n_valid, n_locations, min_valid, min_valid_fraction):
@@ -704,6 +764,122 @@ def _rejection_summary(rejections):
     for r in rejections:
         by_reason[r["reason"]] = by_reason.get(r["reason"], 0) + 1
     return {"count": len(rejections), "by_reason": by_reason, "rows": rejections}
+
+
+# ---------------------------------------------------------------- campaigns
+
+def _check_campaign_column(table, campaign_column, path):
+    if campaign_column is None or campaign_column in table.columns:
+        return
+    geometry = (table.attrs.get("geometry_x"), table.attrs.get("geometry_y"))
+    columns = [str(c) for c in table.columns if c not in geometry]
+    raise InputError(f"campaign_column {campaign_column!r} is not a column of the file; set campaign_column to "
+                     f"one of: {', '.join(columns)} (or null)", path=path, column=campaign_column)
+
+
+def _campaign_labels(raw):
+    """Campaign of each row as a string (integers without '.0'); missing names become 'unknown'.
+
+    Returns (labels, number of rows whose name was missing).
+    """
+    text = _as_text(raw.reset_index(drop=True))
+    missing = text.str.lower().isin(_NA_TOKENS).to_numpy()
+    labels = text.to_numpy(dtype=object, copy=True)
+    labels[missing] = UNKNOWN_CAMPAIGN
+    return labels, int(missing.sum())
+
+
+def _location_campaigns(location_id, campaign):
+    """Per location (by id): the campaign most of its rows have (ties: the first in file order), and
+    whether its rows come from more than one campaign."""
+    frame = pd.DataFrame({"location": location_id, "campaign": campaign, "row": np.arange(len(campaign))})
+    counts = frame.groupby(["location", "campaign"], sort=False)["row"].agg(["size", "min"]).reset_index()
+    counts = counts.sort_values(["location", "size", "min"], ascending=[True, False, True])
+    best = counts.drop_duplicates("location")["campaign"].to_numpy(dtype=object)
+    mixed = counts.groupby("location").size().to_numpy() > 1
+    return best, mixed
+
+
+def _campaign_qa(column, campaign, n_missing, mixed):
+    names, counts = np.unique(campaign.astype(str), return_counts=True)
+    return {
+        "column": column,
+        "rows": {str(n): int(c) for n, c in zip(names, counts)},
+        "rows_missing_set_unknown": n_missing,
+        "location_rule": "a merged location takes the campaign most of its rows have (ties: the first in file "
+                         "order)",
+        "locations_with_several_campaigns": int(mixed.sum()),
+    }
+
+
+def censoring_by_campaign(variables, campaign):
+    """Per element and campaign: rows, censored rows and the detection limits they carry.
+
+    Each company report codes "below detection" its own way (-0.5 in one, -2 or 0 in another), so the
+    coding alone can tell the campaigns apart; this shows where. Limits are in the element's unit;
+    n_limit_not_given counts zeros, bare '<' and 'BDL' (their stand-in limit is not listed). Counts
+    cover the rows with usable coordinates, before harmonising and merging.
+    """
+    names = sorted(set(campaign))
+    masks = {name: campaign == name for name in names}
+    report = {}
+    for element, var in variables.items():
+        given, unknown = var["status"] == BELOW, var["status"] == BELOW_UNKNOWN
+        missing = np.isnan(var["values"]) & ~given & ~unknown
+        report[element] = {name: {
+            "n": int(mask.sum()),
+            "n_missing": int((mask & missing).sum()),
+            "n_censored": int((mask & (given | unknown)).sum()),
+            "n_limit_not_given": int((mask & unknown).sum()),
+            "limits": sorted({_round(v) for v in var["limits"][mask & given]}),
+        } for name, mask in masks.items()}
+    return report
+
+
+def harmonise_censoring_values(variables, rule):
+    """Put every censored value of an element on one level, in place; returns the counts per element.
+
+    Campaigns with different detection limits get different replacement values (half of 0.5 vs half
+    of 2), so a censored value names its campaign, and a model learns the campaign instead of the
+    geology. The common level is the rule applied to the LARGEST limit seen for the element: only that
+    limit holds for every campaign. Measured values below it are set to the same level, because a lab
+    with a lower limit would otherwise still mark its campaign by values the others could not measure.
+    Censored cells left missing (no limit known) stay missing. Under the rule 'missing' the measured
+    values below the limit become missing and are counted in values_missing.
+    """
+    factor = DETECTION_LIMIT_RULES[rule][0]
+    report = {}
+    for name, var in variables.items():
+        status, values = var["status"], var["values"]
+        censored = np.isin(status, (BELOW, BELOW_UNKNOWN)) & np.isfinite(var["limits"])
+        if not censored.any():
+            continue
+        common = float(var["limits"][censored].max())
+        level = common * factor
+        censored &= ~np.isnan(values) | np.isnan(level)
+        with np.errstate(invalid="ignore"):
+            below = (status == VALID) & (values < common)
+        new = values.copy()
+        new[censored | below] = level
+        changed = ~(np.isclose(new, values, rtol=1e-9, atol=0.0) | (np.isnan(new) & np.isnan(values)))
+        var["values"] = new
+        var["detected"] -= int(below.sum())
+        if np.isnan(level) and below.any():
+            var["missing"]["below_common_limit_set_missing"] = int(below.sum())
+            var["missing"]["total"] += int(below.sum())
+        report[name] = {
+            "common_limit": _round(common),
+            "unit": var["unit"],
+            "set_to": None if np.isnan(level) else _round(level),
+            "n_censored_changed": int((changed & censored).sum()),
+            "n_measured_below_limit_changed": int((changed & below).sum()),
+        }
+    return report
+
+
+def _round(value):
+    """A float without unit-conversion noise (0.003 * 1000 -> 3.0), for the QA report."""
+    return float(f"{float(value):.12g}")
 
 
 # ---------------------------------------------------------------- sites

@@ -171,3 +171,12 @@ def read_points(path, layer=None):
     if "units" in metadata:
         gdf.attrs["units"] = json.loads(metadata["units"])
     return gdf
+
+
+#: columns of a prepared samples layer that are not element concentrations
+NON_ELEMENT_COLUMNS = ("x", "y", "n_merged", "geometry", "campaign")
+
+
+def element_columns(samples):
+    """Element columns of a prepared samples layer (see ``write_points``), in order."""
+    return [c for c in samples.columns if c not in NON_ELEMENT_COLUMNS]

@@ -121,13 +121,14 @@ def test_kolari_till_geopackage(data):
     np.testing.assert_allclose(gdf["x"], raw.geometry.x, atol=1e-6)
 
 
-def test_kolari_defaults_pick_geometry_and_utm(data):
+def test_kolari_defaults_pick_geometry_and_keep_its_projected_crs(data):
+    # EPSG:3067 (ETRS-TM35FIN) is projected in metres: kept, not swapped for a UTM zone
     gdf, qa = prepare_samples(data / "gtk_kolari" / "till_geochemistry.gpkg")
-    assert qa["coordinates"]["source"] == "geometry" and qa["crs_out"] == "EPSG:32635"
+    assert qa["coordinates"]["source"] == "geometry" and qa["crs_out"] == "EPSG:3067"
     assert "point geometry is used" in qa["coordinates"]["note"]
     sites, site_qa = prepare_sites(data / "gtk_kolari" / "deposits.gpkg", working_crs=qa["crs_out"])
     assert site_qa["rows_read"] == 26 and int(sites["n_merged"].sum()) == 26
-    assert sites.crs.to_epsg() == 32635 and sites["Name"].map(type).eq(str).all()
+    assert sites.crs.to_epsg() == 3067 and sites["Name"].map(type).eq(str).all()
     assert set(sites["Ocurrence_"]) <= {"deposit", "prospect", "occurrence"}
 
 

@@ -314,79 +314,109 @@ def fit_pixel_baseline(name, stack_path, index, site_xy, *, window, label_distan
     fill the rest, class_weight="balanced" except for KNN). ``max_samples``
     defaults per model (``PIXEL_SAMPLES``).
     """
+    if not label_distance or label_distance <= 0:
+        raise InputError(f"label_distance must be > 0 map units, got {label_distance}")
+    grid = _grid_of(stack_path)
+    index = read_index(index)
+    train = footprint_mask(index, grid.shape, int(window), "train")
+    if not train.any():
+        raise InputError("the tile index has no train windows", column="split")
+    # test windows start at the train/test boundary; sites below it never label
+    test_rows = index.loc[index["split"] == "test", "row"]
+    split_row = int(test_rows.min()) if len(test_rows) else grid.height
+    near, n_sites = _near_sites_mask(grid, site_xy, float(label_distance), split_row, train)
+    return fit_pixel_masks(name, stack_path, near, train, label_distance=label_distance,
+                           max_samples=max_samples, balance=balance, seed=seed, params=params, n_jobs=n_jobs,
+                           block_rows=block_rows, counts={"sites_in_training_part": n_sites})
+
+
+def _grid_of(stack_path):
+    with rasterio.open(stack_path) as src:
+        return _stack_meta(src)[0]
+
+
+def fit_pixel_masks(name, stack_path, positive, training, *, bands=None, label_distance, max_samples=None,
+                    balance="undersample", seed=0, params=None, n_jobs=1, block_rows=256, counts=None):
+    """Fit a per-pixel baseline on the valid cells of ``training`` (boolean
+    raster), labelled 1 where ``positive`` holds, from the stack bands named in
+    ``bands`` (default all). Balancing and sample counts as in
+    ``fit_pixel_baseline``."""
     name = canonical_name(name)
     if balance not in ("undersample", "weights"):
         raise InputError(f"balance must be 'undersample' or 'weights', got {balance!r}")
-    if not label_distance or label_distance <= 0:
-        raise InputError(f"label_distance must be > 0 map units, got {label_distance}")
     max_samples = int(max_samples or PIXEL_SAMPLES[name])
     rng = np.random.default_rng(seed)
     with rasterio.open(stack_path) as src:
-        grid, bands = _stack_meta(src)
-        index = read_index(index)
-        train = footprint_mask(index, grid.shape, int(window), "train")
-        if not train.any():
-            raise InputError("the tile index has no train windows", column="split")
-        # test windows start at the train/test boundary; sites below it never label
-        test_rows = index.loc[index["split"] == "test", "row"]
-        split_row = int(test_rows.min()) if len(test_rows) else grid.height
-        near, n_sites = _near_sites_mask(grid, site_xy, float(label_distance), split_row, train)
-        # pass 1: positions of valid train pixels per class; pass 2 reads the sampled ones
+        grid, names = _stack_meta(src)
+        bands = tuple(names) if bands is None else tuple(bands)
+        band_ids = stack_band_indexes(names, bands, stack_path)
+        training = np.asarray(training, dtype=bool)
+        positive = np.asarray(positive, dtype=bool) & training
+        # pass 1: positions of valid training pixels per class; pass 2 reads the sampled ones
         pos, neg = [], []
-        last_row = int(np.flatnonzero(train.any(axis=1)).max()) + 1
+        rows_used = np.flatnonzero(training.any(axis=1))
+        last_row = int(rows_used.max()) + 1 if rows_used.size else 0
         for r0, r1 in _row_blocks(last_row, block_rows):
-            valid = _valid_pixels(src.read(window=Window(0, r0, grid.width, r1 - r0), masked=True))
-            cand = valid & train[r0:r1]
-            pos.append(np.flatnonzero(cand & near[r0:r1]) + r0 * grid.width)
-            neg.append(np.flatnonzero(cand & ~near[r0:r1]) + r0 * grid.width)
-        pos, neg = np.concatenate(pos), np.concatenate(neg)
+            block = src.read(band_ids, window=Window(0, r0, grid.width, r1 - r0), masked=True)
+            cand = _valid_pixels(block) & training[r0:r1]
+            pos.append(np.flatnonzero(cand & positive[r0:r1]) + r0 * grid.width)
+            neg.append(np.flatnonzero(cand & ~positive[r0:r1]) + r0 * grid.width)
+        pos = np.concatenate(pos) if pos else np.empty(0, np.int64)
+        neg = np.concatenate(neg) if neg else np.empty(0, np.int64)
         if pos.size < 2 or neg.size < 2:
-            raise InputError(f"the training part has {pos.size} valid pixels within {label_distance} of the "
-                             f"{n_sites} sites inside it and {neg.size} without: need at least 2 of each; "
+            raise InputError(f"the training area has {pos.size} valid pixels within {label_distance} of a "
+                             f"training site and {neg.size} without: need at least 2 of each; "
                              "check the sites, label_distance and the train/test split", path=str(stack_path))
         n_pos = min(pos.size, max_samples // 2)
         n_neg = min(neg.size, n_pos if balance == "undersample" else max_samples - n_pos)
         chosen = np.r_[np.sort(rng.choice(pos, n_pos, replace=False)),
                        np.sort(rng.choice(neg, n_neg, replace=False))]
         y = np.r_[np.ones(n_pos, np.int64), np.zeros(n_neg, np.int64)]
-        x = _read_pixels(src, grid, chosen, block_rows)
+        x = _read_pixels(src, grid, chosen, block_rows, band_ids)
     notes = []
     if balance == "weights" and name == "knn":
         notes.append("knn takes no class weights: fitted unweighted")
     model = make_classifier(name, y, seed=seed, class_weight=_class_weight(name, balance), params=params,
                             n_jobs=n_jobs)
     model.fit(x, y)
-    counts = {"sites_in_training_part": n_sites, "pixels_with_mines": int(pos.size),
-              "pixels_without_mines": int(neg.size), "sampled_with_mines": int(n_pos),
-              "sampled_without_mines": int(n_neg)}
+    counts = {**(counts or {}), "pixels_with_mines": int(pos.size), "pixels_without_mines": int(neg.size),
+              "sampled_with_mines": int(n_pos), "sampled_without_mines": int(n_neg)}
     return PixelBaseline(name, model, bands, float(label_distance), balance, counts, notes)
 
 
-def _read_pixels(src, grid, flat, block_rows):
+def stack_band_indexes(names, wanted, path=None):
+    """1-based band numbers of the ``wanted`` names among a stack's band ``names``."""
+    names = list(names)
+    missing = [b for b in wanted if b not in names]
+    if missing:
+        raise InputError(f"the stack has no band named {missing} (bands: {names})", path=path)
+    return [names.index(b) + 1 for b in wanted]
+
+
+def _read_pixels(src, grid, flat, block_rows, band_ids):
     """Band values (n, bands) at flat cell indices (any order), read row block by row block."""
-    out = np.empty((flat.size, src.count), dtype=np.float32)
+    out = np.empty((flat.size, len(band_ids)), dtype=np.float32)
     rows = flat // grid.width
     for r0, r1 in _row_blocks(int(rows.max()) + 1, block_rows):
         sel = np.flatnonzero((rows >= r0) & (rows < r1))
         if sel.size:
-            block = src.read(window=Window(0, r0, grid.width, r1 - r0), out_dtype="float32")
+            block = src.read(band_ids, window=Window(0, r0, grid.width, r1 - r0), out_dtype="float32")
             local = flat[sel] - r0 * grid.width
-            out[sel] = block.reshape(src.count, -1)[:, local].T
+            out[sel] = block.reshape(len(band_ids), -1)[:, local].T
     return out
 
 
 def predict_stack(model, stack_path, out_path, block_rows=256):
     """Write the probability of "with mines" for every valid pixel of the stack
-    to a one-band GeoTIFF on the stack's grid (nodata where any band is
-    nodata). Returns ``out_path``."""
+    to a one-band GeoTIFF on the stack's grid (nodata where any of the model's
+    bands is nodata). The model's bands are found in the stack by name, so a
+    stack may hold more. Returns ``out_path``."""
     with rasterio.open(stack_path) as src:
         grid, bands = _stack_meta(src)
-        if tuple(bands) != tuple(model.bands):
-            raise InputError(f"the stack's bands {list(bands)} differ from the model's {list(model.bands)}",
-                             path=str(stack_path))
+        band_ids = stack_band_indexes(bands, model.bands, stack_path)
         with open_geotiff_for_writing(out_path, grid, [f"{model.name} probability"], NODATA) as dst:
             for r0, r1 in _row_blocks(grid.height, block_rows):
-                block = src.read(window=Window(0, r0, grid.width, r1 - r0), masked=True)
+                block = src.read(band_ids, window=Window(0, r0, grid.width, r1 - r0), masked=True)
                 valid = _valid_pixels(block)
                 prob = np.full(valid.shape, np.nan, dtype=np.float32)
                 if valid.any():
@@ -394,7 +424,8 @@ def predict_stack(model, stack_path, out_path, block_rows=256):
                     prob[valid] = _proba(model.estimator, x)
                 dst.write(to_nodata(prob)[None], window=Window(0, r0, grid.width, r1 - r0))
             dst.update_tags(method=model.name, form="pixel", label_distance=str(model.label_distance),
-                            balance=model.balance, **{k: str(v) for k, v in model.counts.items()})
+                            balance=model.balance, elements=",".join(model.bands),
+                            **{k: str(v) for k, v in model.counts.items()})
     return Path(out_path)
 
 

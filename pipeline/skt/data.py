@@ -35,6 +35,32 @@ class TileSet:
     window: int
     meta: dict = field(default_factory=dict)
     path: Path = None
+    #: position in ``windows``' channel axis of each of ``elements`` (None: in order)
+    channels: list = None
+
+    def view(self, elements=None, index=None):
+        """The same windows seen through other elements (a subset, by name) and
+        another index (e.g. one cross-validation fold's splits); nothing is copied."""
+        elements = list(elements or self.elements)
+        positions = align_elements(elements, self.elements, where=self.path)
+        return TileSet(windows=self.windows, index=self.index if index is None else index, elements=elements,
+                       window=self.window, meta=self.meta, path=self.path,
+                       channels=[self._channel(p) for p in positions])
+
+    def _channel(self, position):
+        return position if self.channels is None else self.channels[position]
+
+    def _channels_of(self, elements):
+        positions = align_elements(elements or self.elements, self.elements, where=self.path)
+        return [self._channel(p) for p in positions]
+
+    def read(self, ids):
+        """float32 windows (n, C', S, S) of the given tile ids, in this view's elements."""
+        x = np.asarray(self.windows[np.asarray(ids, dtype=np.int64)])
+        channels = self._channels_of(None)
+        if channels != list(range(self.windows.shape[1])):
+            x = x[:, channels]
+        return np.ascontiguousarray(x, dtype=np.float32)
 
     def ids(self, split):
         """tile ids (rows of ``windows``) and labels of one split, in index order."""
@@ -44,9 +70,9 @@ class TileSet:
     def arrays(self, split, elements=None):
         """(x float32 (n, C', S, S), y int64 (n,), tile ids) with channels in ``elements`` order."""
         ids, labels = self.ids(split)
-        channels = align_elements(elements or self.elements, self.elements, where=self.path)
+        channels = self._channels_of(elements)
         x = np.asarray(self.windows[ids])      # reads just these windows from the memmap
-        if channels != list(range(len(self.elements))):
+        if channels != list(range(self.windows.shape[1])):
             x = x[:, channels]
         return np.ascontiguousarray(x, dtype=np.float32), labels, ids
 
@@ -54,7 +80,7 @@ class TileSet:
         """Like ``arrays`` but the windows come as a float32 tensor when they take at
         most ``max_bytes`` (None: no limit), otherwise as a lazy ``WindowReader``."""
         ids, labels = self.ids(split)
-        channels = align_elements(elements or self.elements, self.elements, where=self.path)
+        channels = self._channels_of(elements)
         nbytes = len(ids) * len(channels) * self.window * self.window * 4
         if max_bytes is not None and nbytes > max_bytes:
             return WindowReader(self.windows, ids, channels), labels, ids

@@ -211,3 +211,68 @@ def report_inputs(wildcards):
         out[f"style_{name}"] = f"results/{d}/maps/{name}_probability.qml"
     return out
 
+
+
+# --- spatial cross-validation (cv.smk) ----------------------------------------
+
+CV_PIXEL = [f"{m}_pixel" for m in CLASSICAL_NAMES]
+
+
+def cv_settings(wildcards):
+    return dataset_config(config, wildcards.dataset)["evaluate"]["cv"]
+
+
+def cv_enabled(dataset):
+    return dataset_config(config, dataset)["evaluate"]["cv"]["folds"] != 0
+
+
+def cv_methods(dataset):
+    """Trained methods refitted per fold: evaluate.cv.methods, or every configured one for 'all'."""
+    view = dataset_config(config, dataset)
+    chosen = view["evaluate"]["cv"]["methods"]
+    if chosen == "all":
+        b = view["baselines"]
+        return ([f"{m}_pixel" for m in CLASSICAL_NAMES if m in b["pixel"]]
+                + [m for m in CLASSICAL_NAMES if m in b["classical"]]
+                + [m for m in CNN_NAMES if m in b["cnn"]] + ["skt"])
+    return list(chosen)
+
+
+def cv_fold_count(wildcards):
+    """Folds of the dataset's plan (the cv_folds checkpoint decides it from the sites)."""
+    import json
+
+    with checkpoints.cv_folds.get(dataset=wildcards.dataset).output.plan.open() as f:
+        return int(json.load(f)["n_folds"])
+
+
+def cv_fold_maps(wildcards):
+    """Every fold map of one trained method, for every seed."""
+    n = cv_fold_count(wildcards)
+    return [f"results/{wildcards.dataset}/cv/maps/{wildcards.method}/seed{s}/fold{k}.tif"
+            for s in eval_seeds(wildcards.dataset) for k in range(n)]
+
+
+def cv_records(wildcards):
+    """Evaluation records of the references, the probes and every trained method."""
+    d = wildcards.dataset
+    out = [f"results/{d}/cv/evaluation/references.json"]
+    if config["datasets"][d].get("campaign_column"):
+        out.append(f"results/{d}/cv/evaluation/campaign.json")
+    return out + [f"results/{d}/cv/evaluation/{m}.json" for m in cv_methods(d)]
+
+
+def cv_tiles_if_needed(wildcards):
+    """The cross-validation tiles, only for the window models."""
+    if wildcards.method.endswith("_pixel"):
+        return []
+    return [f"results/{wildcards.dataset}/cv/tiles/{f}" for f in TILE_FILES]
+
+
+def cv_targets(datasets):
+    out = []
+    for d in datasets:
+        if cv_enabled(d):
+            out += [f"results/{d}/tables/{name}" for name in
+                    ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "gad_protocol.csv")]
+    return out

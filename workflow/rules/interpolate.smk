@@ -1,10 +1,9 @@
 rule interpolate:
-    """One IDW GeoTIFF per selected element (paper eqs. 3-4), one neighbour search for all."""
+    """One IDW GeoTIFF per element (paper eqs. 3-4), one neighbour search for all; the stack takes the selected ones."""
     conda:
         CONDA_ENV
     input:
         samples="results/{dataset}/prepare/samples.gpkg",
-        elements="results/{dataset}/screening/elements.csv",
     output:
         rasters=directory("results/{dataset}/rasters"),
     params:

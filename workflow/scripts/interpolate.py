@@ -3,13 +3,11 @@
 import logging
 from pathlib import Path
 
-import pandas as pd
-
 from pipeline.atomic import write_json
 from pipeline.grid import grid_from_settings
 from pipeline.idw import interpolate_to_geotiffs
 from pipeline.runlog import logging_to
-from pipeline.survey_io import read_points
+from pipeline.survey_io import element_columns, read_points
 
 log = logging.getLogger("pipeline.interpolate")
 
@@ -17,8 +15,10 @@ log = logging.getLogger("pipeline.interpolate")
 def main(smk):
     opts = smk.params.interpolate
     samples = read_points(smk.input.samples)
-    table = pd.read_csv(smk.input.elements)
-    names = list(table.loc[table["selected"], "element"])
+    # every element, not only the screened ones: interpolation is unsupervised, the
+    # rasters are reference maps in their own right, and cross-validation folds
+    # select their own elements from them
+    names = element_columns(samples)
     grid = grid_from_settings(samples.crs.to_string(), samples.total_bounds, extent=opts["extent"],
                               cell_size=opts["cell_size"], width=opts["width"], height=opts["height"],
                               padding=opts["padding"])

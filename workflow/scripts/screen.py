@@ -7,7 +7,7 @@ import pandas as pd
 from pipeline.atomic import atomic_path
 from pipeline.runlog import logging_to
 from pipeline.screening import label_by_distance, screen_elements
-from pipeline.survey_io import read_points
+from pipeline.survey_io import element_columns, read_points
 
 log = logging.getLogger("pipeline.screen")
 
@@ -16,7 +16,7 @@ def main(smk):
     opts = smk.params.screen
     samples = read_points(smk.input.samples)
     sites = read_points(smk.input.sites)
-    elements = [c for c in samples.columns if c not in ("x", "y", "n_merged", "geometry")]
+    elements = element_columns(samples)
     labels, dist = label_by_distance(samples[["x", "y"]].to_numpy(), sites.get_coordinates().to_numpy(),
                                      opts["label_radius"])
     log.info("%d of %d samples lie within %.0f m of a site", labels.sum(), len(labels), opts["label_radius"])

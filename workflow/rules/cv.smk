@@ -1,0 +1,251 @@
+# Spatial cross-validation (evaluate.cv). Sites are clustered; each fold holds out
+# whole clusters, refits everything supervised (screening included) without them
+# and without the ground within a buffer around them, and maps the grid. Every
+# map is then scored at the sites it never saw, beside reference maps that need
+# no training. Unsupervised products (prepare, IDW rasters) are shared with the
+# paper's pipeline: adding folds never reruns them.
+
+CV_TRAINED = "|".join(CV_PIXEL + list(CLASSICAL_NAMES) + list(CNN_NAMES) + ["skt"])
+
+
+rule reference_maps:
+    """Maps that need no training: sampling density (the area every map is ranked over) and a robust anomaly."""
+    conda:
+        CONDA_ENV
+    input:
+        samples="results/{dataset}/prepare/samples.gpkg",
+        rasters="results/{dataset}/rasters",
+    output:
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
+        info="results/{dataset}/maps/reference/reference_maps.json",
+    params:
+        max_distance=lambda wildcards: dataset_config(config, wildcards.dataset)["interpolate"]["max_distance"],
+        density_k=lambda wildcards: cv_settings(wildcards)["density_k"],
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/cv/reference_maps.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/reference_maps.tsv"
+    script:
+        "../scripts/reference_maps.py"
+
+
+checkpoint cv_folds:
+    """Site clusters and the folds that hold them out (the fold count depends on the sites)."""
+    conda:
+        CONDA_ENV
+    input:
+        sites="results/{dataset}/prepare/sites.gpkg",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+    output:
+        plan="results/{dataset}/cv/folds.json",
+    params:
+        cv=cv_settings,
+        window=lambda wildcards: dataset_config(config, wildcards.dataset)["tiles"]["window"],
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/cv/folds.log",
+    script:
+        "../scripts/cv_folds.py"
+
+
+rule cv_stack:
+    """Every element raster z-scored into one stack: each fold's models take the bands their screening selects."""
+    conda:
+        CONDA_ENV
+    input:
+        rasters="results/{dataset}/rasters",
+    output:
+        stack="results/{dataset}/cv/stack.tif",
+        stats="results/{dataset}/cv/stack.json",
+    log:
+        "results/{dataset}/logs/cv/stack.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/stack.tsv"
+    script:
+        "../scripts/cv_stack.py"
+
+
+rule cv_tiles:
+    """Windows over the whole grid (no north/south cut) for the window models' folds."""
+    conda:
+        CONDA_ENV
+    input:
+        stack="results/{dataset}/cv/stack.tif",
+        sites="results/{dataset}/prepare/sites.gpkg",
+    output:
+        windows="results/{dataset}/cv/tiles/windows.npy",
+        index="results/{dataset}/cv/tiles/index.csv",
+        gpkg="results/{dataset}/cv/tiles/index.gpkg",
+        meta="results/{dataset}/cv/tiles/tiles.json",
+    params:
+        tiles=settings("tiles"),
+    log:
+        "results/{dataset}/logs/cv/tiles.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/tiles.tsv"
+    script:
+        "../scripts/cv_tiles.py"
+
+
+rule cv_screen:
+    """Element screening of one fold: labels from its training sites only."""
+    conda:
+        CONDA_ENV
+    input:
+        samples="results/{dataset}/prepare/samples.gpkg",
+        plan="results/{dataset}/cv/folds.json",
+        stats="results/{dataset}/cv/stack.json",
+    output:
+        elements="results/{dataset}/cv/fold{fold}/elements.csv",
+    wildcard_constraints:
+        fold="[0-9]+",
+    params:
+        screen=settings("screen"),
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/cv/screen_fold{fold}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/screen_fold{fold}.tsv"
+    script:
+        "../scripts/cv_screen.py"
+
+
+rule cv_fit:
+    """One trained method in one fold and seed: fitted without the fold's held-out sites, mapped over the grid."""
+    conda:
+        CONDA_ENV
+    input:
+        plan="results/{dataset}/cv/folds.json",
+        elements="results/{dataset}/cv/fold{fold}/elements.csv",
+        stack="results/{dataset}/cv/stack.tif",
+        tiles=cv_tiles_if_needed,
+    output:
+        probability="results/{dataset}/cv/maps/{method}/seed{seed}/fold{fold}.tif",
+    wildcard_constraints:
+        method=CV_TRAINED,
+        seed="[0-9]+",
+        fold="[0-9]+",
+    params:
+        baselines=settings("baselines"),
+        label_distance=pixel_label_distance,
+        train=settings("train"),
+        model=settings("model"),
+        skt=settings("skt"),
+        source=settings("source"),
+        predict=settings("predict"),
+        noise_variance=noise_variance,
+        seed=lambda wildcards: int(wildcards.seed),
+        device=config["device"],
+        work="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}",
+    threads: 2
+    resources:
+        gpu=lambda wildcards: 0 if wildcards.method.endswith("_pixel") or wildcards.method in CLASSICAL_NAMES else 1,
+    log:
+        "results/{dataset}/logs/cv/{method}_seed{seed}_fold{fold}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/{method}_seed{seed}_fold{fold}.tsv"
+    script:
+        "../scripts/cv_fit.py"
+
+
+rule cv_evaluate:
+    """Held-out-site scores and window metrics of one trained method over all its folds and seeds."""
+    conda:
+        CONDA_ENV
+    input:
+        plan="results/{dataset}/cv/folds.json",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        maps=cv_fold_maps,
+    output:
+        record="results/{dataset}/cv/evaluation/{method}.json",
+    wildcard_constraints:
+        method=CV_TRAINED,
+    params:
+        tiles=settings("tiles"),
+        seeds=lambda wildcards: eval_seeds(wildcards.dataset),
+    log:
+        "results/{dataset}/logs/cv/evaluate_{method}.log",
+    script:
+        "../scripts/cv_evaluate.py"
+
+
+rule cv_references:
+    """Held-out-site scores of the maps that need no training: each element's raster, sampling density, anomaly."""
+    conda:
+        CONDA_ENV
+    input:
+        plan="results/{dataset}/cv/folds.json",
+        rasters="results/{dataset}/rasters",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
+    output:
+        record="results/{dataset}/cv/evaluation/references.json",
+    params:
+        tiles=settings("tiles"),
+    log:
+        "results/{dataset}/logs/cv/evaluate_references.log",
+    script:
+        "../scripts/cv_references.py"
+
+
+rule cv_campaign:
+    """Confound probe: a per-pixel model whose only feature is the campaign of the nearest sample, same folds."""
+    conda:
+        CONDA_ENV
+    input:
+        samples="results/{dataset}/prepare/samples.gpkg",
+        plan="results/{dataset}/cv/folds.json",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+    output:
+        record="results/{dataset}/cv/evaluation/campaign.json",
+        maps=directory("results/{dataset}/cv/maps/campaign"),
+    params:
+        label_distance=pixel_label_distance,
+        tiles=settings("tiles"),
+    log:
+        "results/{dataset}/logs/cv/campaign.log",
+    script:
+        "../scripts/cv_campaign.py"
+
+
+rule cv_summary:
+    """cv_summary.csv/.md (held-out-site AUC with 95 % CI per method) and cv_windows.csv (window metrics)."""
+    conda:
+        CONDA_ENV
+    input:
+        plan="results/{dataset}/cv/folds.json",
+        records=cv_records,
+    output:
+        csv="results/{dataset}/tables/cv_summary.csv",
+        md="results/{dataset}/tables/cv_summary.md",
+        windows="results/{dataset}/tables/cv_windows.csv",
+    params:
+        fractions=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["area_fractions"],
+        n_boot=lambda wildcards: cv_settings(wildcards)["n_boot"],
+        seed=config["seed"],
+    log:
+        "results/{dataset}/logs/cv/summary.log",
+    script:
+        "../scripts/cv_summary.py"
+
+
+rule gad_protocol:
+    """The published GeoChemAD / OpenGADBench AUC of every map read at the samples, for comparison only."""
+    conda:
+        CONDA_ENV
+    input:
+        samples="results/{dataset}/prepare/samples.gpkg",
+        sites="results/{dataset}/prepare/sites.gpkg",
+        plan="results/{dataset}/cv/folds.json",
+        rasters="results/{dataset}/rasters",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
+        records=cv_records,
+    output:
+        csv="results/{dataset}/tables/gad_protocol.csv",
+    log:
+        "results/{dataset}/logs/cv/gad_protocol.log",
+    script:
+        "../scripts/gad_protocol.py"

@@ -1,0 +1,46 @@
+"""Snakemake adapter: held-out-site scores of one trained method (pipeline.cv.evaluate)."""
+
+import json
+import logging
+import re
+
+import numpy as np
+
+from pipeline.atomic import write_json
+from pipeline.cv.evaluate import evaluate_method, layout_index
+from pipeline.evaluation.tables import json_safe
+from pipeline.rasters import read_band
+from pipeline.runlog import logging_to
+
+log = logging.getLogger("pipeline.cv")
+
+
+def fold_maps_by_seed(paths):
+    """{seed: {fold: path}} from paths .../seed{S}/fold{K}.tif"""
+    out = {}
+    for path in paths:
+        m = re.search(r"seed(\d+)/fold(\d+)\.tif$", str(path))
+        out.setdefault(int(m.group(1)), {})[int(m.group(2))] = str(path)
+    return out
+
+
+def window_settings(tiles, density_path):
+    density, grid = read_band(density_path)
+    area = np.isfinite(density)
+    index = layout_index(grid, area, tiles["window"], tiles["stride"], tiles["min_valid_fraction"])
+    return area, index
+
+
+def main(smk):
+    plan = json.loads(open(smk.input.plan).read())
+    area, index = window_settings(smk.params.tiles, smk.input.density)
+    record = evaluate_method(smk.wildcards.method, "trained", fold_maps_by_seed(smk.input.maps), plan, area,
+                             window_index=index, window=smk.params.tiles["window"], buffer=plan["buffer"],
+                             probability=True)
+    scores = [np.mean(s["score"]) for s in record["sites"]]
+    log.info("%s: held-out-site AUC %.3f over %d sites", smk.wildcards.method, float(np.mean(scores)), len(scores))
+    write_json(smk.output.record, json_safe(record))
+
+
+with logging_to(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821

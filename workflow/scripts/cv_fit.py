@@ -1,0 +1,42 @@
+"""Snakemake adapter: one trained method in one fold (pipeline.cv.models)."""
+
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.baselines.classical import NAMES as CLASSICAL
+from pipeline.cv.models import deep_fold_map, pixel_fold_map, window_fold_map
+from pipeline.runlog import logging_to
+
+log = logging.getLogger("pipeline.cv")
+
+
+def main(smk):
+    method, fold, seed = smk.wildcards.method, int(smk.wildcards.fold), int(smk.params.seed)
+    plan = json.loads(open(smk.input.plan).read())
+    table = pd.read_csv(smk.input.elements)
+    elements = list(table.loc[table["selected"], "element"])
+    b = smk.params.baselines
+    out = smk.output.probability
+    if method.endswith("_pixel"):
+        counts = pixel_fold_map(method[:-len("_pixel")], smk.input.stack, elements, plan, fold, out,
+                                label_distance=float(smk.params.label_distance), buffer=plan["buffer"], seed=seed,
+                                balance=b["pixel_balance"], max_samples=b["pixel_max_samples"], n_jobs=smk.threads)
+    elif method in CLASSICAL:
+        counts = window_fold_map(method, Path(smk.input.tiles[0]).parent, elements, plan, fold, out,
+                                 buffer=plan["buffer"], seed=seed, balance=b["window_balance"],
+                                 noise_variance=smk.params.noise_variance, pool=b["window_pool"],
+                                 max_features=b["max_features"], n_jobs=smk.threads)
+    else:
+        counts = deep_fold_map(method, Path(smk.input.tiles[0]).parent, smk.input.stack, elements, plan, fold, out,
+                               buffer=plan["buffer"], train=smk.params.train, model=smk.params.model,
+                               skt=smk.params.skt, source=smk.params.source, width=b["cnn_width"], seed=seed,
+                               device=smk.params.device, threads=smk.threads, predict=smk.params.predict,
+                               work_dir=smk.params.work)
+    log.info("%s fold %d seed %d on %s: %s", method, fold, seed, ", ".join(elements), counts)
+
+
+with logging_to(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821
