@@ -15,7 +15,8 @@ Every change is counted in the QA dict (it becomes qa.json):
 - values over 100 % after unit conversion become missing and are counted;
 - with a campaign column (the company report of each row), censored codes are
   reported per element and campaign, and censored values are put on one level
-  per element (harmonise_censoring_values) so that they do not mark the campaign;
+  per element (harmonise_censoring_values) so that they do not mark the campaign
+  (measured values below that level's limit too only with harmonise_below_limit);
 - rows at one location (identical input coordinates) are merged per element;
 - elements with too few valid locations, or none above detection, are dropped
   with their reason; locations left with no value at all are dropped and their
@@ -46,9 +47,10 @@ DUPLICATE_RULES = ("median", "mean", "first")
 DEFAULT_MISSING_CODES = (-9999,)
 UNKNOWN_CAMPAIGN = "unknown"
 HARMONISE_RULE = (
-    "per element, every censored value and every measured value below the largest detection limit seen "
-    "(any campaign, in the element's unit) is set to detection_limit_rule applied to that limit, before "
-    "locations are merged, so that neither the censored value nor a lower lab limit marks the campaign")
+    "per element, every censored value is set to detection_limit_rule applied to the largest detection limit "
+    "seen (any campaign, in the element's unit), before locations are merged, so that the censored value does "
+    "not mark the campaign; with below_limit also every measured value below that limit, so that a lower lab "
+    "limit does not mark it either (off by default: it erases genuine low-level variation)")
 
 # status of one cell
 VALID, EMPTY, CODE, CODE_GUESSED, TEXT, NON_FINITE, BELOW, BELOW_UNKNOWN, ABOVE, OUT_OF_RANGE = range(10)
@@ -471,7 +473,8 @@ def _is_metric_projection(crs):
 def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, elements=None,
                     units=None, output_units=None, missing_codes=DEFAULT_MISSING_CODES,
                     detection_limit_rule="half", duplicate_rule="median", min_valid=30, min_valid_fraction=0.0,
-                    area_margin=1.0, outlier_factor=10.0, campaign_column=None, harmonise_censoring=None):
+                    area_margin=1.0, outlier_factor=10.0, campaign_column=None, harmonise_censoring=None,
+                    harmonise_below_limit=False):
     """Clean a geochemical survey: one row per distinct location, one float column per kept element.
 
     Returns (GeoDataFrame with x, y, n_merged, [campaign,] elements..., geometry in the working CRS; qa dict).
@@ -495,6 +498,9 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     campaign, how censored values are coded (censoring_by_campaign). harmonise_censoring: True, False
     or None (= on when campaign_column is given); see harmonise_censoring_values(). Without a campaign
     column, True harmonises the whole survey (the common limit is the survey-wide largest one either way).
+    harmonise_below_limit: with harmonising on, also set measured values below the common limit to the
+    common level. Off by default: it erases genuine low-level variation (on the GSWA Katanning survey one
+    32-row report with a 1 ppb Au limit would flatten 1114 measured Au values, the low-level gold signal).
     """
     _check_options(detection_limit_rule, duplicate_rule, min_valid, min_valid_fraction)
     if missing_codes is None:
@@ -530,7 +536,8 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     campaign, campaign_missing = _campaign_labels(rows[campaign_column]) if campaign_column else (None, 0)
     censoring = censoring_by_campaign(variables, campaign) if campaign is not None else None
     # before locations are merged: a median of a harmonised and an unharmonised row would mark the campaign
-    harmonised = harmonise_censoring_values(variables, detection_limit_rule) if harmonise else None
+    harmonised = (harmonise_censoring_values(variables, detection_limit_rule, below_limit=harmonise_below_limit)
+                  if harmonise else None)
 
     location_id = pd.DataFrame({"x": points.x_in[kept_rows], "y": points.y_in[kept_rows]}).groupby(
         ["x", "y"], sort=False).ngroup().to_numpy()
@@ -608,6 +615,7 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         "harmonise_censoring": {
             "setting": harmonise_censoring,
             "on": harmonise,
+            "below_limit": bool(harmonise_below_limit),
             "rule": HARMONISE_RULE,
         },
         **({"harmonised_censoring": harmonised} if harmonise else {}),
@@ -836,16 +844,20 @@ def censoring_by_campaign(variables, campaign):
     return report
 
 
-def harmonise_censoring_values(variables, rule):
+def harmonise_censoring_values(variables, rule, below_limit=False):
     """Put every censored value of an element on one level, in place; returns the counts per element.
 
     Campaigns with different detection limits get different replacement values (half of 0.5 vs half
     of 2), so a censored value names its campaign, and a model learns the campaign instead of the
     geology. The common level is the rule applied to the LARGEST limit seen for the element: only that
-    limit holds for every campaign. Measured values below it are set to the same level, because a lab
+    limit holds for every campaign. Censored cells left missing (no limit known) stay missing.
+
+    below_limit: also set measured values below the common limit to the common level, because a lab
     with a lower limit would otherwise still mark its campaign by values the others could not measure.
-    Censored cells left missing (no limit known) stay missing. Under the rule 'missing' the measured
-    values below the limit become missing and are counted in values_missing.
+    Off by default: it erases genuine low-level variation whenever one campaign has a coarse limit (on
+    the GSWA Katanning survey a 32-row report with a 1 ppb Au limit would flatten 1114 measured Au
+    values, the low-level gold signal). Off, n_measured_below_limit_changed is 0. Under the rule
+    'missing' the measured values below the limit become missing and are counted in values_missing.
     """
     factor = DETECTION_LIMIT_RULES[rule][0]
     report = {}
@@ -858,7 +870,7 @@ def harmonise_censoring_values(variables, rule):
         level = common * factor
         censored &= ~np.isnan(values) | np.isnan(level)
         with np.errstate(invalid="ignore"):
-            below = (status == VALID) & (values < common)
+            below = (status == VALID) & (values < common) & bool(below_limit)
         new = values.copy()
         new[censored | below] = level
         changed = ~(np.isclose(new, values, rtol=1e-9, atol=0.0) | (np.isnan(new) & np.isnan(values)))

@@ -176,3 +176,18 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
                "counts": counts}
     write_json(out_dir / "tiles.json", summary)
     return summary
+
+
+def check_split_has_sites(summary):
+    """Stop when a part of the train/test split holds no window with a site: test
+    metrics there would be meaningless (a constant "no mines" scores 100 %), and a
+    model cannot learn without positives."""
+    counts = summary["counts"]
+    for split, what in (("train", "learn from"), ("test", "be tested on")):
+        c = counts[split]
+        if c["windows"] and not c["with_mines"]:
+            raise InputError(
+                f"the {split} part of the grid (split at row {summary['split_row']}) holds {c['windows']} windows "
+                f"but none with a site ({summary['sites_inside_grid']} of {summary['sites_total']} sites lie inside "
+                f"the grid), so there is nothing to {what}: move tiles.split_row or tiles.test_fraction so that "
+                "sites fall on both sides, or judge the methods by the cross-validation (evaluate.cv)")

@@ -122,8 +122,9 @@ def test_lint_finds_only_the_pythonpath_note(repo, tmp_path):
 def test_regions_config_gives_each_region_the_view_it_has_alone(repo, monkeypatch):
     monkeypatch.setenv("SKT_SHARED_DATA", "/data")
     regions = load_config(repo / "config" / "regions.yaml")
-    assert list(regions["datasets"]) == ["demo", "katanning"]
-    alone = {"demo": load_config(repo / "config.yaml"), "katanning": load_config(repo / "config" / "katanning.yaml")}
+    assert list(regions["datasets"]) == ["demo", "katanning", "area6", "kolari"]
+    alone = {"demo": load_config(repo / "config.yaml")}
+    alone.update({name: load_config(repo / "config" / f"{name}.yaml") for name in ("katanning", "area6", "kolari")})
     for name, config in alone.items():
         assert dataset_config(regions, name) == dataset_config(config, name), name
 

@@ -1,5 +1,6 @@
 """Campaigns (company reports) in the prepare stage: the campaign column, censoring per campaign, harmonised
-censored values; and a projected input CRS in metres kept as the working CRS."""
+censored values (measured values below the common limit only on request); and a projected input CRS in metres
+kept as the working CRS."""
 
 import copy
 import os
@@ -12,7 +13,7 @@ import yaml
 
 from pipeline.config import dataset_config, validate_config
 from pipeline.errors import InputError
-from pipeline.prepare import prepare_samples
+from pipeline.prepare import HARMONISE_RULE, prepare_samples
 from pipeline.survey_io import read_points, write_points
 
 LONLAT = {"crs": "EPSG:4283", "working_crs": "EPSG:28350", "min_valid": 1}
@@ -130,9 +131,25 @@ def test_censoring_report_in_the_element_unit_with_unknown_limits(tmp_path):
 
 # ---------------------------------------------------------------- harmonised censoring
 
-def test_harmonised_values_and_counts(campaign_run):
+def test_by_default_only_censored_values_are_harmonised(campaign_run):
     gdf, qa = campaign_run
+    assert qa["harmonise_censoring"] == {"setting": None, "on": True, "below_limit": False, "rule": HARMONISE_RULE}
+    assert qa["harmonised_censoring"] == {"Bi": {
+        "common_limit": 2.0, "unit": "ppm", "set_to": 1.0, "n_censored_changed": 2,
+        "n_measured_below_limit_changed": 0}}
+    # censored values of both campaigns at half the largest limit (2): A's -0.5 and B's -2 / <2 all give 1.0;
+    # A's measured 1.5, below B's limit 2, stays as measured (location 6: median of 1, 4, 1)
+    bi = by_location(gdf, "Bi")
+    assert bi == {1: 1.0, 2: 1.5, 3: 3.0, 4: 1.0, 5: 5.0, 6: 1.0, 7: 2.5}
+    assert by_location(gdf, "Cu") == {1: 11.0, 2: 20.0, 3: 30.0, 4: 40.0, 5: 50.0, 6: 70.0, 7: 90.0}
+    assert qa["values_below_detection"]["counts"]["Bi"]["count"] == 5
+
+
+def test_harmonised_values_and_counts_below_limit(tmp_path):
+    gdf, qa = prepare_samples(two_campaigns(tmp_path), campaign_column="Report", harmonise_below_limit=True,
+                              **LONLAT)
     assert qa["harmonise_censoring"]["setting"] is None and qa["harmonise_censoring"]["on"] is True
+    assert qa["harmonise_censoring"]["below_limit"] is True
     assert qa["harmonised_censoring"] == {"Bi": {
         "common_limit": 2.0, "unit": "ppm", "set_to": 1.0, "n_censored_changed": 2,
         "n_measured_below_limit_changed": 1}}
@@ -152,7 +169,8 @@ def test_harmonised_before_locations_are_merged(tmp_path):
 
 @pytest.mark.parametrize("rule, level", [("limit", 2.0), ("zero", 0.0)])
 def test_harmonised_level_follows_the_detection_limit_rule(tmp_path, rule, level):
-    gdf, qa = prepare_samples(two_campaigns(tmp_path), campaign_column="Report", detection_limit_rule=rule, **LONLAT)
+    gdf, qa = prepare_samples(two_campaigns(tmp_path), campaign_column="Report", detection_limit_rule=rule,
+                              harmonise_below_limit=True, **LONLAT)
     entry = qa["harmonised_censoring"]["Bi"]
     assert entry["set_to"] == level and entry["common_limit"] == 2.0
     assert by_location(gdf, "Bi")[4] == level and by_location(gdf, "Bi")[2] == level
@@ -163,12 +181,22 @@ def test_harmonised_level_follows_the_detection_limit_rule(tmp_path, rule, level
 
 def test_harmonise_with_rule_missing_counts_the_new_missing_values(tmp_path):
     gdf, qa = prepare_samples(two_campaigns(tmp_path), campaign_column="Report", detection_limit_rule="missing",
-                              **LONLAT)
+                              harmonise_below_limit=True, **LONLAT)
     assert qa["harmonised_censoring"]["Bi"]["set_to"] is None
     assert qa["harmonised_censoring"]["Bi"]["n_measured_below_limit_changed"] == 1
     missing = qa["values_missing"]["Bi"]
     assert missing["below_common_limit_set_missing"] == 1 and missing["total"] == 6
     assert np.isnan(by_location(gdf, "Bi")[2])
+
+
+def test_harmonise_with_rule_missing_keeps_measured_values_by_default(tmp_path):
+    gdf, qa = prepare_samples(two_campaigns(tmp_path), campaign_column="Report", detection_limit_rule="missing",
+                              **LONLAT)
+    assert qa["harmonised_censoring"]["Bi"]["set_to"] is None
+    assert qa["harmonised_censoring"]["Bi"]["n_measured_below_limit_changed"] == 0
+    missing = qa["values_missing"]["Bi"]
+    assert "below_common_limit_set_missing" not in missing and missing["total"] == 5
+    assert by_location(gdf, "Bi")[2] == 1.5
 
 
 def test_harmonise_off_keeps_each_campaign_level(tmp_path):
@@ -180,7 +208,8 @@ def test_harmonise_off_keeps_each_campaign_level(tmp_path):
 
 
 def test_harmonise_without_campaign_column_uses_the_whole_survey(tmp_path):
-    gdf, qa = prepare_samples(two_campaigns(tmp_path), harmonise_censoring=True, **LONLAT)
+    gdf, qa = prepare_samples(two_campaigns(tmp_path), harmonise_censoring=True, harmonise_below_limit=True,
+                              **LONLAT)
     assert "campaign" not in gdf.columns
     assert qa["harmonised_censoring"]["Bi"]["common_limit"] == 2.0
     assert by_location(gdf, "Bi") == {1: 1.0, 2: 1.0, 3: 3.0, 4: 1.0, 5: 5.0, 6: 1.0, 7: 2.5}
@@ -192,14 +221,17 @@ def test_config_keys_default_to_null(repo):
     raw = yaml.safe_load((repo / "config.yaml").read_text())
     view = dataset_config(validate_config(copy.deepcopy(raw)), "demo")
     assert view["dataset"]["campaign_column"] is None and view["prepare"]["harmonise_censoring"] is None
+    assert view["prepare"]["harmonise_below_limit"] is False
     raw["datasets"]["demo"]["campaign_column"] = "WAMEX_A_NO"
-    raw["datasets"]["demo"]["settings"] = {"prepare": {"harmonise_censoring": False}}
+    raw["datasets"]["demo"]["settings"] = {"prepare": {"harmonise_censoring": False, "harmonise_below_limit": True}}
     view = dataset_config(validate_config(raw), "demo")
     assert view["dataset"]["campaign_column"] == "WAMEX_A_NO" and view["prepare"]["harmonise_censoring"] is False
-    raw = yaml.safe_load((repo / "config.yaml").read_text())
-    raw["prepare"]["harmonise_censoring"] = "yes"
-    with pytest.raises(InputError, match="harmonise_censoring"):
-        validate_config(raw)
+    assert view["prepare"]["harmonise_below_limit"] is True
+    for key, bad in (("harmonise_censoring", "yes"), ("harmonise_below_limit", None)):
+        raw = yaml.safe_load((repo / "config.yaml").read_text())
+        raw["prepare"][key] = bad
+        with pytest.raises(InputError, match=key):
+            validate_config(raw)
 
 
 # ---------------------------------------------------------------- working CRS
@@ -235,8 +267,9 @@ def katanning():
         pytest.skip("SKT_SHARED_DATA is not set")
     path = Path(os.environ["SKT_SHARED_DATA"]) / "gswa_katanning" / "samples.csv"
     raw = pd.read_csv(path)
-    runs = {on: prepare_samples(path, crs="EPSG:4283", working_crs="EPSG:28350", campaign_column="WAMEX_A_NO",
-                                harmonise_censoring=on) for on in (False, True)}
+    options = {"crs": "EPSG:4283", "working_crs": "EPSG:28350", "campaign_column": "WAMEX_A_NO"}
+    runs = {on: prepare_samples(path, harmonise_censoring=on, **options) for on in (False, True)}
+    runs["below_limit"] = prepare_samples(path, harmonise_below_limit=True, **options)
     return raw, runs
 
 
@@ -283,3 +316,27 @@ def test_katanning_w_censored_values_differed_before_harmonising(katanning):
     assert entry["common_limit"] == 0.1 and entry["n_censored_changed"] > 0
     after = censored_only_values(raw, gdf, "W_ppm")
     assert all(values == [entry["set_to"]] for values in after)
+
+
+def test_katanning_au_measured_below_the_coarse_limit_is_kept_by_default(katanning):
+    # report 74821 (32 rows) has an Au limit of 1 ppb, the others 0.02 ppb (or none): on request, every
+    # measured Au value below 1 ppb would become 0.5 ppb, erasing the low-level gold signal
+    raw, runs = katanning
+    gdf, qa = runs[True]
+    assert qa["harmonise_censoring"]["below_limit"] is False
+    assert qa["harmonised_censoring"]["Au"] == {
+        "common_limit": 1.0, "unit": "ppb", "set_to": 0.5, "n_censored_changed": 204,
+        "n_measured_below_limit_changed": 0}
+    location = raw.groupby(["X", "Y"], sort=False).ngroup()
+    values = raw["Au_ppm"]
+    measured = ~(((values < 0) & (values != -9999)) | (values == 0)).groupby(location).any().to_numpy()
+    # at locations without censored Au rows the output equals the unharmonised one: 635 of them below 1 ppb
+    off = runs[False][0]["Au"].to_numpy()[measured]
+    on = gdf["Au"].to_numpy()[measured]
+    assert np.array_equal(on, off, equal_nan=True)
+    assert int((on < 1.0).sum()) == 635 and len(np.unique(on[on < 1.0])) == 85
+    flattened = runs["below_limit"][1]["harmonised_censoring"]["Au"]
+    assert flattened["n_measured_below_limit_changed"] == 1114 and flattened["n_censored_changed"] == 204
+    assert runs["below_limit"][1]["harmonise_censoring"]["below_limit"] is True
+    low = runs["below_limit"][0]["Au"].to_numpy()[measured]
+    assert np.unique(low[low < 1.0]).tolist() == [0.5]

@@ -279,3 +279,15 @@ def test_malformed_inputs_name_the_file(results, tmp_path):
         fig.beta_curve_figure(no_beta, tmp_path / "b.png")
     with pytest.raises(InputError, match="2 x 2"):
         fig.confusion_matrix_figure({"x": [[1, 2, 3]]}, tmp_path / "c.png")
+
+
+def test_sites_off_the_grid_are_counted_apart_in_the_legend():
+    from matplotlib.figure import Figure
+
+    transform = Affine(10.0, 0, 0.0, 0, -10.0, 400.0)    # 40 x 40 cells, split at row 20 (y = 200)
+    sites = np.array([[50.0, 350.0], [60.0, 50.0], [5000.0, 50.0], [-900.0, 20.0]])  # two on the grid
+    ax = Figure().add_subplot(1, 1, 1)
+    fig._draw_sites_and_boundary(ax, sites, transform, 40, 40, 20)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "sites outside the grid (2, not drawn)" in labels
+    assert "training-part sites (1)" in labels and "test-part sites (1)" in labels

@@ -155,3 +155,16 @@ def test_no_sites_inside_the_grid_is_a_clear_error(tmp_path, grid):
     zscore_stack(paths, ["E0"], stack)
     with pytest.raises(InputError, match="none of the 1 sites lies inside the grid"):
         write_tiles(stack, np.array([[0.0, 0.0]]), TileLayout(20, 10, 60), tmp_path / "t")
+
+
+def test_a_split_part_without_sites_is_a_clear_error():
+    from pipeline.errors import InputError
+    from pipeline.tiles import check_split_has_sites
+
+    summary = {"split_row": 448, "sites_inside_grid": 20, "sites_total": 26,
+               "counts": {"train": {"windows": 300, "with_mines": 12}, "test": {"windows": 26, "with_mines": 0},
+                          "skipped": {"windows": 5, "with_mines": 0}}}
+    with pytest.raises(InputError, match="test part .* 26 windows but none with a site.*tiles.split_row"):
+        check_split_has_sites(summary)
+    summary["counts"]["test"]["with_mines"] = 2
+    check_split_has_sites(summary)

@@ -182,3 +182,42 @@ def test_extra_seed_adds_runs_of_every_method(tiny_run):
     assert {"train_source_seed", "train_skt_seed", "baseline_window", "baseline_pixel_seed", "baseline_cnn",
             "train_skt_variant", "evaluate_skt", "comparison_table"} <= rules
     assert not rules & {"train_source", "train_skt", "baseline_pixel", "baseline_cnn_map"}
+
+
+def test_cross_validation_tables(tiny_run):
+    work, _, _ = tiny_run
+    out = work / "results" / "demo"
+    plan = json.loads((out / "cv" / "folds.json").read_text())
+    assert plan["n_folds"] == 3 and plan["buffer"] == 3000.0
+    summary = pd.read_csv(out / "tables" / "cv_summary.csv").set_index("method")
+    assert {"kind", "heldout_auc", "ci_low", "ci_high", "top10", "n_sites", "n_clusters", "n_folds",
+            "seeds"} <= set(summary.columns)
+    assert summary.loc["decision_tree_pixel", "kind"] == "trained"
+    assert summary.loc["sampling_density", "kind"] == "reference"
+    rasters = json.loads((out / "rasters" / "rasters.json").read_text())["elements"]
+    assert {f"idw_{e}" for e in rasters} <= set(summary.index)      # every element's raster, not only the selected
+    assert (summary["ci_low"] <= summary["heldout_auc"]).all() and (summary["heldout_auc"] <= summary["ci_high"]).all()
+    assert (summary["n_folds"] == 3).all() and (summary["n_sites"] == plan["n_scored"]).all()
+    assert "bootstrap draws of site clusters" in (out / "tables" / "cv_summary.md").read_text()
+    windows = pd.read_csv(out / "tables" / "cv_windows.csv")
+    assert set(windows["fold"].astype(str)) >= {"0", "1", "2", "pooled"}
+    gad = pd.read_csv(out / "tables" / "gad_protocol.csv").set_index("method")
+    assert {"sampling_density", "decision_tree_pixel"} <= set(gad.index)
+    assert gad["gad_auc"].between(0, 1).all()
+    # each fold map lies on the stack's grid
+    with rasterio.open(out / "cv" / "stack.tif") as stack:
+        for f in range(3):
+            with rasterio.open(out / "cv" / "maps" / "decision_tree_pixel" / "seed42" / f"fold{f}.tif") as m:
+                assert m.transform == stack.transform and m.crs == stack.crs
+    for name in ("sampling_density", "robust_anomaly"):
+        with rasterio.open(out / "maps" / "reference" / f"{name}.tif") as src:
+            assert src.crs.to_epsg() == 32649 and src.nodata is not None
+
+
+def test_more_folds_rerun_the_folds_not_the_unsupervised_stages(tiny_run):
+    work, config, _ = tiny_run
+    changed = dict(config, evaluate=dict(config["evaluate"], cv=dict(config["evaluate"]["cv"], max_folds=4)))
+    rules = planned_rules(work, write_config(changed, work / "folds.yaml"))
+    assert "cv_folds" in rules
+    assert not rules & {"prepare", "screen", "interpolate", "stack", "tiles", "reference_maps", "cv_stack",
+                        "train_skt", "baseline_pixel"}

@@ -39,3 +39,13 @@ def test_two_regions_run_side_by_side_and_are_compared(tmp_path):
         assert (a.width, b.width) == (128, 160)
     text = (tmp_path / "results" / "regions" / "comparison.md").read_text()
     assert "| Method | demo | fine | Mean rank |" in text
+
+    # the cross-validated scores of both regions, side by side
+    assert "regions_cv_table" in planned
+    snakemake(tmp_path, configfile, "results/regions/cv_summary.csv")
+    cv = pd.read_csv(tmp_path / "results" / "regions" / "cv_summary.csv").set_index("method")
+    for region in ("demo", "fine"):
+        own = pd.read_csv(tmp_path / "results" / region / "tables" / "cv_summary.csv").set_index("method")
+        assert cv.loc["decision_tree_pixel", f"{region}_auc"] == pytest.approx(
+            own.loc["decision_tree_pixel", "heldout_auc"])
+    assert "best_element" in cv.index and cv["mean_rank"].is_monotonic_increasing

@@ -29,6 +29,8 @@ def tiny_config():
     config["baselines"].update(classical=["decision_tree"], pixel=["decision_tree"], cnn=["mobilenet_v2"],
                                cnn_width=0.25)
     config["evaluate"].update(ablations=["r_sk_transfer"], n_background=2000)
+    # cross-validation: one per-pixel model over three folds (the 128-cell grid is 49 km wide)
+    config["evaluate"]["cv"] = {"methods": ["decision_tree_pixel"], "max_folds": 3, "buffer": 3000.0}
     return config
 
 

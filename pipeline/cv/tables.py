@@ -63,3 +63,54 @@ def summary_markdown(table, plan, n_boot, fractions=(0.1,)):
                   + ", ".join(f"{s['name']} ({s['status'].replace('_', ' ')})" for s in excluded[:20])
                   + (" ..." if len(excluded) > 20 else "") + "."]
     return "\n".join(lines) + "\n"
+
+
+def cross_survey_table(summaries):
+    """Methods side by side across surveys from their cv_summary tables
+    ({survey: DataFrame}): held-out-site AUC with its interval per survey and the
+    mean rank (1 = best) over the surveys that ran the method. Element rasters
+    differ between surveys, so each survey contributes its best one as
+    'best_element' (the element is named in the cell)."""
+    import pandas as pd
+
+    rows = {}
+    for survey, table in summaries.items():
+        table = table.copy()
+        idw = table[table["method"].str.startswith("idw_")]
+        keep = table[~table["method"].str.startswith("idw_")]
+        if len(idw):
+            best = idw.loc[idw["heldout_auc"].idxmax()].copy()
+            best["note"] = best["method"][4:]
+            best["method"] = "best_element"
+            keep = pd.concat([keep, best.to_frame().T], ignore_index=True)
+        keep["heldout_auc"] = keep["heldout_auc"].astype(float)
+        keep["rank"] = keep["heldout_auc"].rank(ascending=False, method="average")
+        for _, r in keep.iterrows():
+            entry = rows.setdefault(r["method"], {"method": r["method"], "kind": r["kind"]})
+            note = f" ({r['note']})" if isinstance(r.get("note"), str) else ""
+            entry[f"{survey}_auc"] = float(r["heldout_auc"])
+            entry[f"{survey}_ci"] = f"[{float(r['ci_low']):.3f}, {float(r['ci_high']):.3f}]{note}"
+            entry[f"{survey}_rank"] = float(r["rank"])
+    out = pd.DataFrame(list(rows.values()))
+    rank_cols = [f"{s}_rank" for s in summaries]
+    out["mean_rank"] = out[rank_cols].mean(axis=1, skipna=True)
+    out["n_surveys"] = out[rank_cols].notna().sum(axis=1)
+    return out.sort_values("mean_rank", kind="stable").reset_index(drop=True)
+
+
+def cross_survey_markdown(table, surveys):
+    lines = ["# Held-out sites across surveys (spatial cross-validation)", "",
+             "Held-out-site AUC [95 % cluster-bootstrap interval] per survey and the rank among that survey's rows "
+             "(1 = best). 'Best element raster' is each survey's best single element, chosen after the fact. "
+             "Ranks differ by less than the intervals suggest: read the intervals first.", "",
+             "| Method | Kind | " + " | ".join(surveys) + " | Mean rank |",
+             "|---|---|" + "---|" * len(surveys) + "---|"]
+    for _, r in table.iterrows():
+        cells = []
+        for s in surveys:
+            auc = r.get(f"{s}_auc")
+            cells.append("n/a" if auc is None or not np.isfinite(auc) else
+                         f"{auc:.3f} {r[f'{s}_ci']} (#{r[f'{s}_rank']:g})")
+        label = "Best element raster" if r["method"] == "best_element" else method_label(r["method"])
+        lines.append(f"| {label} | {r['kind']} | " + " | ".join(cells) + f" | {r['mean_rank']:.1f} |")
+    return "\n".join(lines) + "\n"

@@ -122,6 +122,14 @@ def _site_parts(sites_xy, transform, split_row):
 
 def _draw_sites_and_boundary(ax, sites_xy, transform, width, height, split_row):
     sites_xy = np.asarray(sites_xy, dtype=float).reshape(-1, 2)
+    # a site off the grid belongs to neither part: counted apart, not drawn
+    left, right, bottom, top = _extent(transform, width, height)
+    on_grid = (sites_xy[:, 0] >= left) & (sites_xy[:, 0] <= right) & (sites_xy[:, 1] >= bottom) & \
+        (sites_xy[:, 1] <= top)
+    n_off = int((~on_grid).sum())
+    sites_xy = sites_xy[on_grid]
+    if n_off:
+        ax.plot([], [], " ", label=f"sites outside the grid ({n_off}, not drawn)")
     test = _site_parts(sites_xy, transform, split_row)
     if len(sites_xy):
         if test is None:
@@ -142,7 +150,7 @@ def _draw_sites_and_boundary(ax, sites_xy, transform, width, height, split_row):
                 bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1})
         ax.set_xlim(left, right)
         ax.set_ylim(bottom, top)
-    if len(sites_xy) or split_row is not None:
+    if len(sites_xy) or n_off or split_row is not None:
         ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
 
 

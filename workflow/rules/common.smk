@@ -275,4 +275,6 @@ def cv_targets(datasets):
         if cv_enabled(d):
             out += [f"results/{d}/tables/{name}" for name in
                     ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "gad_protocol.csv")]
+    if sum(cv_enabled(d) for d in datasets) > 1:
+        out += ["results/regions/cv_summary.csv", "results/regions/cv_summary.md"]
     return out

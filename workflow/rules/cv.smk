@@ -249,3 +249,20 @@ rule gad_protocol:
         "results/{dataset}/logs/cv/gad_protocol.log",
     script:
         "../scripts/gad_protocol.py"
+
+
+rule regions_cv_table:
+    """Cross-validated held-out-site AUC of every region side by side, with mean ranks."""
+    conda:
+        CONDA_ENV
+    input:
+        summaries=lambda wildcards: [f"results/{d}/tables/cv_summary.csv" for d in DATASETS if cv_enabled(d)],
+    output:
+        csv="results/regions/cv_summary.csv",
+        md="results/regions/cv_summary.md",
+    params:
+        regions=[d for d in DATASETS if cv_enabled(d)],
+    log:
+        "results/regions/logs/cv_summary.log",
+    script:
+        "../scripts/regions_cv_table.py"

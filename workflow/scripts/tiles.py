@@ -6,7 +6,7 @@ from pathlib import Path
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
-from pipeline.tiles import TileLayout, resolve_split_row, write_tiles
+from pipeline.tiles import TileLayout, check_split_has_sites, resolve_split_row, write_tiles
 
 log = logging.getLogger("pipeline.tiles")
 
@@ -21,6 +21,10 @@ def main(smk):
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"])
     for split, c in summary["counts"].items():
         log.info("%s: %d windows, %d with mines", split, c["windows"], c["with_mines"])
+    if summary["sites_inside_grid"] < summary["sites_total"]:
+        log.warning("%d of %d sites lie outside the grid", summary["sites_total"] - summary["sites_inside_grid"],
+                    summary["sites_total"])
+    check_split_has_sites(summary)
 
 
 with logging_to(snakemake.log[0]):  # noqa: F821
