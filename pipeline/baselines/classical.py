@@ -47,11 +47,12 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
 from ..errors import InputError
+from ..methods import CLASSICAL
 from ..evaluation.metrics import balanced_noise_copies
 from ..grid import GridSpec
 from ..rasters import NODATA, open_geotiff_for_writing, to_nodata
 
-NAMES = ("svm", "knn", "random_forest", "decision_tree")
+NAMES = CLASSICAL
 _ALIASES = {"randomforest": "random_forest", "rf": "random_forest", "decisiontree": "decision_tree",
             "dt": "decision_tree", "tree": "decision_tree"}
 #: Pixel samples per model when ``max_samples`` is not given; SVM fitting and

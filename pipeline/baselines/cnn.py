@@ -52,6 +52,7 @@ from torchvision import models as tvm
 from torchvision.models.efficientnet import MBConvConfig
 
 from ..errors import InputError
+from ..methods import CNNS
 from ..grid import GridSpec
 from ..rasters import write_geotiff
 from ..skt.data import load_tiles
@@ -61,7 +62,7 @@ from ..skt.predict import band_indexes, covering_starts
 from ..skt.resnet import resnet18 as narrow_resnet18
 from ..skt.train import Task, _file_stamp, _prepare, batch_probabilities, fingerprint, fit
 
-NAMES = ("resnet18", "shufflenet_v2", "googlenet", "mobilenet_v2", "mnasnet", "efficientnet_b0")
+NAMES = CNNS
 #: Table 3 networks that are not run, and why.
 NOT_INCLUDED = {
     "SCNet": "not in torchvision; the maintained implementations (OpenMMLab mmpose/mmpretrain) are "

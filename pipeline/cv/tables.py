@@ -54,7 +54,10 @@ def summary_markdown(table, plan, n_boot, fractions=(0.1,)):
               "- 'Same as sampling density': the interval of the difference from the sampling-density map covers 0. "
               "A map there may have learnt where the survey sampled densely, not the chemistry.",
               "- A probe row (campaign of the nearest sample) measures a confound: if it finds held-out sites, so "
-              "can a model through campaign-specific detection-limit codes."]
+              "can a model through campaign-specific detection-limit codes.",
+              "- cv_windows.csv holds the paper's window metrics per fold and pooled over folds, a secondary view: "
+              "a fold tests the windows of the whole-grid tiling within the buffer of its held-out sites (windows "
+              "also holding a training site are left out), scored by the mean map value over their cells."]
     excluded = [s for s in plan["sites"] if s["status"] != "scored"]
     if excluded:
         lines += ["", f"Sites not scored ({len(excluded)} of {plan['n_sites']}): "

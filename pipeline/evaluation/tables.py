@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..methods import ABLATIONS
 from .metrics import aggregate_seeds, classification_metrics
 
 #: Metrics carried into the tables, in column order. ``f1`` is the paper's (macro) F1.
@@ -34,13 +35,6 @@ METHOD_LABELS = {
     "resnet18": "ResNet-18", "shufflenet_v2": "ShuffleNetV2", "googlenet": "GoogLeNet",
     "mobilenet_v2": "MobileNetV2", "mnasnet": "MnasNet", "efficientnet_b0": "EfficientNet-b0",
     "skt": "SKT (ours)",
-}
-#: Paper Table 5 variants: label and the ``skt`` settings switched off.
-ABLATIONS = {
-    "r_s_mask": ("R-S-Mask", {"soft_mask": False}),
-    "r_d_convolution": ("R-D-Convolution", {"dilation": False}),
-    "r_sk_transfer": ("R-Sk-Transfer", {"transfer": False}),
-    "r_s_distillation": ("R-S-Distillation", {"distillation": False}),
 }
 STUDIES = ("ablation", "beta_sweep")
 

@@ -7,7 +7,7 @@
 # A variant transfers from the source network of its seed, the same one the
 # full SKT of that seed uses.
 
-from pipeline.evaluation.tables import ABLATIONS
+from pipeline.methods import ABLATIONS
 
 
 rule train_source_seed:

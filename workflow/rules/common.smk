@@ -3,9 +3,8 @@
 # the config goes through params: so that changing it reruns that rule and what
 # depends on it.
 
-from pipeline.baselines.classical import NAMES as CLASSICAL_NAMES
-from pipeline.baselines.cnn import NAMES as CNN_NAMES
-from pipeline.evaluation.tables import ABLATIONS
+# names only: pipeline.methods imports nothing heavy, so parsing the workflow stays fast
+from pipeline.methods import ABLATIONS, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
 
 wildcard_constraints:
     dataset="[A-Za-z0-9_.-]+",
