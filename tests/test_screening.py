@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.screening import label_by_distance, s_auc, screen_elements, select, z_auc
+from pipeline.screening import check_class_sizes, label_by_distance, s_auc, screen_elements, select, z_auc
 
 # Paper Table 2: AUC and Z_AUC of the 16 elements.
 TABLE2 = {
@@ -98,3 +98,69 @@ def test_enriched_direction_drops_depleted_elements():
     assert table.set_index("element")["selected"].to_dict() == {"La": False, "Au": True}
     table = screen_elements(two, ["La", "Au"], labels, method="svm", direction="any")
     assert table["selected"].all()
+
+
+# ------------------------------------------------------------------ unusual surveys (issue 12)
+
+def demo_samples(n=None):
+    import pathlib
+    frame = pd.read_csv(pathlib.Path(__file__).resolve().parents[1] / "data" / "demo" / "samples.csv")
+    frame = frame.rename(columns={"X": "x", "Y": "y"})
+    return frame if n is None else frame.iloc[:n].reset_index(drop=True)
+
+
+def test_survey_inside_the_label_radius_names_label_radius_counts_and_extent():
+    # a rock-chip survey of about 2 x 1.6 km (223 samples, 12 sites): every sample within 1 km of a site
+    rng = np.random.default_rng(12)
+    samples = demo_samples(223)
+    samples["x"] = 412000 + rng.uniform(0, 2000, len(samples))
+    samples["y"] = 2431000 + rng.uniform(0, 1600, len(samples))
+    sites = np.column_stack([412000 + rng.uniform(0, 2000, 12), 2431000 + rng.uniform(0, 1600, 12)])
+    sites[:4] = [[412500, 2431400], [413500, 2431400], [412500, 2432200], [413500, 2432200]]
+    labels, dist = label_by_distance(samples[["x", "y"]].to_numpy(), sites, 1000.0)
+    assert labels.all()
+    elements = [c for c in samples.columns if c not in ("x", "y")]
+    with pytest.raises(InputError) as err:
+        screen_elements(samples, elements, labels, method="rank")
+    message = str(err.value)
+    assert "screen.label_radius" in message and "223 of 223" in message and "0 farther away" in message
+    assert "2.00 km east-west" in message or "1.99 km east-west" in message
+    with pytest.raises(InputError, match="screen.label_radius") as err:
+        check_class_sizes(labels, 10, label_radius=1000.0, distances=dist, xy=samples[["x", "y"]].to_numpy())
+    assert "set screen.label_radius between" in str(err.value)
+
+
+def test_tiny_classes_stop_instead_of_auc_one():
+    samples = demo_samples(5)
+    labels = np.array([1, 1, 0, 0, 0])
+    elements = [c for c in samples.columns if c not in ("x", "y")]
+    with pytest.raises(InputError, match="min_class_size = 10") as err:
+        screen_elements(samples, elements, labels, method="rank")
+    assert "2 of 5 samples" in str(err.value) and "screen.label_radius" in str(err.value)
+
+
+def test_element_with_too_few_valid_values_in_a_class_gets_no_auc_and_is_never_selected():
+    samples = demo_samples(400)
+    labels = (np.arange(400) < 60).astype(int)
+    samples.loc[5:, "Au"] = np.nan  # 5 valid values near sites, none away: no AUC
+    samples["Cu"] = samples["Cu"] + 100 * labels  # a clear signal
+    table = screen_elements(samples, ["Au", "Cu"], labels, method="rank", min_selected=2).set_index("element")
+    assert np.isnan(table.loc["Au", "auc"]) and not table.loc["Au", "selected"]
+    assert table.loc["Cu", "selected"]
+
+
+def test_fallback_never_picks_constant_values():
+    samples = demo_samples(300)
+    labels = (np.arange(300) % 5 == 0).astype(int)
+    samples["Au"] = 0.5  # constant: rank AUC 0.5
+    rng = np.random.default_rng(0)
+    samples["Cu"] = rng.lognormal(0, 1, 300)  # noise, no element passes
+    table = screen_elements(samples, ["Au", "Cu"], labels, method="svm", min_selected=1).set_index("element")
+    assert table["selected"].to_dict() == {"Au": False, "Cu": True}
+    with pytest.raises(InputError, match="no element can be selected"):
+        screen_elements(samples, ["Au"], labels, method="svm", min_selected=1)
+
+
+def test_min_selected_skips_elements_without_z_auc():
+    table = pd.DataFrame({"element": ["Au", "Cu", "Pb"], "z_auc": [np.nan, np.nan, 0.3]})
+    assert select(table, 2.58, min_selected=2).tolist() == [False, False, True]

@@ -20,7 +20,7 @@ def main(smk):
                         buffer=plan["buffer"], available=available, method=opts["auc_method"],
                         z_critical=opts["z_critical"], explicit=opts["elements"], min_selected=opts["min_selected"],
                         direction=opts["direction"], svm_c=opts["svm_c"], cv_folds=opts["cv_folds"],
-                        seed=smk.params.seed)
+                        seed=smk.params.seed, min_class_size=opts["min_class_size"])
     log.info("fold %d: %d samples near held-out sites left out; selected %s", fold, int(table["n_left_out"].iloc[0]),
              ", ".join(table.loc[table["selected"], "element"]))
     with atomic_path(smk.output.elements) as tmp:
