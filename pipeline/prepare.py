@@ -25,6 +25,7 @@ The element counts cover the rows whose coordinates were usable.
 """
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -69,6 +70,10 @@ _BELOW_TOKENS = frozenset(["<", "bdl", "<dl", "<lod", "<ld", "b.d.l.", "bld"])
 _NINES = np.array([99.0, 999.0, 9999.0, 99999.0, 999999.0, 9999999.0])
 _NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
 _COORD_HINTS = ("x", "y", "lon", "lat", "long", "longitude", "latitude", "east", "north", "easting", "northing")
+#: the config keys a user changes, named in error messages (the sites file has its own)
+SAMPLE_KEYS = {"crs": "crs", "x_column": "x_column", "y_column": "y_column", "working_crs": "working_crs"}
+SITE_KEYS = {"crs": "sites_crs", "x_column": "sites_x_column", "y_column": "sites_y_column",
+             "working_crs": "working_crs"}
 
 
 @dataclass
@@ -199,27 +204,30 @@ def utm_crs_for(lon, lat):
 
 
 def locate_points(table, *, x_column="X", y_column="Y", crs=None, working_crs=None, area_margin=1.0,
-                  outlier_factor=None):
+                  outlier_factor=None, keys=None):
     """Read, check and project the coordinates of every row of ``table`` (from read_table).
 
     outlier_factor: reject points farther from the median location than this many times the median
     distance to it (a dropped digit puts a sample hundreds of km away, yet inside a UTM zone); None: off.
+    keys: the config keys named in error messages (SAMPLE_KEYS, the default, or SITE_KEYS).
     """
+    keys = {**SAMPLE_KEYS, **(keys or {})}
     path = table.attrs.get("path")
     offset = table.attrs.get("row_offset", 2)
-    x_col, y_col, source = _coordinate_columns(table, x_column, y_column)
+    x_col, y_col, source = _coordinate_columns(table, x_column, y_column, keys)
     coordinates = {"x_column": x_col, "y_column": y_col, "source": source}
     if source == "geometry" and x_column is not None:
         coordinates["note"] = f"no columns {x_column!r}/{y_column!r} in the file: the point geometry is used"
-    crs_in, crs_note = _input_crs(table, crs, source)
+    crs_in, crs_note = _input_crs(table, crs, source, keys)
     rejected = {}
 
     x_in = _coordinate_values(table[x_col], x_col if source == "columns" else "geometry", rejected)
     y_in = _coordinate_values(table[y_col], y_col if source == "columns" else "geometry", rejected)
     finite = np.isfinite(x_in) & np.isfinite(y_in)
     if not finite.any():
-        raise InputError(f"no row has numeric coordinates in {x_col!r} and {y_col!r}", path=path, column=x_col)
-    _check_plausible(x_in[finite], y_in[finite], crs_in, path, x_col, y_col)
+        raise InputError(f"no row has numeric coordinates in {x_col!r} and {y_col!r}"
+                         f"{_unreadable_example(table, x_col, y_col, offset, keys)}", path=path, column=x_col)
+    _check_plausible(x_in[finite], y_in[finite], crs_in, path, x_col, y_col, keys)
 
     lon, lat = _lonlat(x_in, y_in, crs_in, finite)
     # a local engineering CRS has no lon/lat: nothing to check against
@@ -241,7 +249,7 @@ def locate_points(table, *, x_column="X", y_column="Y", crs=None, working_crs=No
         bounds = f" (lon {area.bounds[0]}..{area.bounds[2]}, lat {area.bounds[1]}..{area.bounds[3]})" if area else ""
         raise InputError(f"no row has coordinates inside the area of use of {_crs_name(crs_in)}{bounds}; the data "
                          f"span x {x_in[finite].min():g}..{x_in[finite].max():g}, y {y_in[finite].min():g}.."
-                         f"{y_in[finite].max():g}: check crs (the CRS of {x_col!r}/{y_col!r})",
+                         f"{y_in[finite].max():g}: check {keys['crs']} (the CRS of {x_col!r}/{y_col!r})",
                          path=path, column=x_col, rows=[int(r) for r in np.flatnonzero(finite)[:10] + offset])
 
     crs_out, out_source = _working_crs(working_crs, lon[inside], lat[inside], path, crs_in)
@@ -297,18 +305,19 @@ def _spatial_outliers(x, y, ok, factor):
     return outliers
 
 
-def _coordinate_columns(table, x_column, y_column):
+def _coordinate_columns(table, x_column, y_column, keys=SAMPLE_KEYS):
     gx, gy = table.attrs.get("geometry_x"), table.attrs.get("geometry_y")
     columns = [str(c) for c in table.columns if c not in (gx, gy)]
     path = table.attrs.get("path")
     has_geometry = gx is not None
     if x_column is None and y_column is None:
         if not has_geometry:
-            raise InputError("no point geometry: set x_column and y_column to the coordinate columns; "
+            raise InputError(f"no point geometry: set {keys['x_column']} and {keys['y_column']} to the "
+                             "coordinate columns; "
                              f"columns in the file: {', '.join(columns)}", path=path)
-        return _geometry_columns(table)
+        return _geometry_columns(table, keys)
     if has_geometry and x_column not in table.columns and y_column not in table.columns:
-        return _geometry_columns(table)
+        return _geometry_columns(table, keys)
     for name in (x_column, y_column):
         if name is None or name not in table.columns:
             hints = [c for c in columns if c.lower() in _COORD_HINTS]
@@ -318,18 +327,19 @@ def _coordinate_columns(table, x_column, y_column):
     return x_column, y_column, "columns"
 
 
-def _geometry_columns(table):
+def _geometry_columns(table, keys=SAMPLE_KEYS):
     geometry_type = table.attrs.get("geometry_type") or "no"
     if "point" not in str(geometry_type).lower():
         raise InputError(f"layer {table.attrs.get('layer')!r} has {geometry_type} geometry, not points: "
-                         "give x_column and y_column, or convert the layer to points", path=table.attrs.get("path"))
+                         f"give {keys['x_column']} and {keys['y_column']}, or convert the layer to points",
+                         path=table.attrs.get("path"))
     return table.attrs["geometry_x"], table.attrs["geometry_y"], "geometry"
 
 
-def _input_crs(table, crs, source):
+def _input_crs(table, crs, source, keys=SAMPLE_KEYS):
     path = table.attrs.get("path")
     file_crs = table.attrs.get("crs")
-    given = _parse_crs(crs, path, "crs") if crs is not None else None
+    given = _parse_crs(crs, path, keys["crs"]) if crs is not None else None
     note = None
     if source == "geometry" and file_crs is not None:
         found = _parse_crs(file_crs, path, "crs")
@@ -340,8 +350,8 @@ def _input_crs(table, crs, source):
         return given, note
     if file_crs is not None:
         return _parse_crs(file_crs, path, "crs"), note
-    raise InputError("no CRS for the coordinates: set crs (e.g. EPSG:4326 for longitude/latitude)",
-                     path=path, column="crs")
+    raise InputError(f"no CRS for the coordinates: set {keys['crs']} (e.g. EPSG:4326 for longitude/latitude)",
+                     path=path, column=keys["crs"])
 
 
 def _parse_crs(value, path, key):
@@ -372,6 +382,36 @@ def _coordinate_values(raw, column, rejected):
     return np.where(np.isfinite(values), values, np.nan)
 
 
+def _unreadable_example(table, x_col, y_col, offset, keys=SAMPLE_KEYS):
+    """': row 2 has X '411,826'; ...' -- one cell that is no number, and its likely cause."""
+    for column in dict.fromkeys((x_col, y_col)):
+        raw = table[column]
+        if pd.api.types.is_numeric_dtype(raw.dtype):
+            continue
+        text = raw.astype(str).str.strip()
+        bad = np.isnan(_to_float(raw)) & ~(raw.isna().to_numpy() | text.str.lower().isin(_NA_TOKENS).to_numpy())
+        if not bad.any():
+            continue
+        i = int(np.flatnonzero(bad)[0])
+        return f" (row {i + offset} has {column} {text.iloc[i]!r}){_number_hint(text.iloc[i])}"
+    return (f"; every coordinate cell is empty: check that {keys['x_column']}/{keys['y_column']} name the "
+            "coordinate columns")
+
+
+def _number_hint(cell):
+    """The likely reason a cell that looks numeric is no number (separators, decimal commas)."""
+    cell = str(cell).strip()
+    if re.fullmatch(r"[+-]?\d{1,3}([ ,'\u00a0\u202f]\d{3})+(\.\d+)?", cell):
+        return (": it looks like a number with thousands separators; export the file without them "
+                "(411826, not 411,826 or 411 826)")
+    if re.fullmatch(r"[+-]?\d+,\d+", cell):
+        return (": it looks like a number with a decimal comma; give decimal: \",\" for this dataset, or export "
+                "with decimal points")
+    if re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+,\d+", cell):
+        return ": it looks like a number with '.' thousands separators and a decimal comma; give decimal: \",\""
+    return ": the likely cause is thousands separators or decimal commas (1,234.5 or 0,54) in the coordinates"
+
+
 def _reject(rejected, mask, reason, column):
     for position in np.flatnonzero(mask):
         rejected.setdefault(int(position), (reason, column))
@@ -394,18 +434,19 @@ def _show(value):
     return str(value)
 
 
-def _check_plausible(x, y, crs, path, x_col, y_col):
+def _check_plausible(x, y, crs, path, x_col, y_col, keys=SAMPLE_KEYS):
     if crs.is_projected and np.all(np.abs(x) <= 180) and np.all(np.abs(y) <= 90):
         raise InputError(
             f"{x_col!r}/{y_col!r} look like longitude/latitude in degrees (all |x| <= 180, |y| <= 90), but crs "
-            f"{_crs_name(crs)} is projected in {crs.axis_info[0].unit_name}s; set crs to the geographic CRS of "
+            f"{_crs_name(crs)} is projected in {crs.axis_info[0].unit_name}s; set {keys['crs']} to the geographic "
+            "CRS of "
             "the data, e.g. EPSG:4326 (WGS 84), EPSG:4283 (GDA94) or EPSG:4258 (ETRS89)",
             path=path, column=x_col)
     if crs.is_geographic and not np.any((np.abs(x) <= 180) & (np.abs(y) <= 90)):
         if np.all(np.abs(y) <= 180) and np.all(np.abs(x) <= 90):
-            hint = f"they look swapped: set x_column to {y_col!r} and y_column to {x_col!r}"
+            hint = f"they look swapped: set {keys['x_column']} to {y_col!r} and {keys['y_column']} to {x_col!r}"
         else:
-            hint = ("they look like projected coordinates: set crs to the projected CRS of the data "
+            hint = (f"they look like projected coordinates: set {keys['crs']} to the projected CRS of the data "
                     "(e.g. EPSG:326zz for UTM)")
         raise InputError(f"no row has longitude/latitude in range for the geographic crs {_crs_name(crs)}; {hint}",
                          path=path, column=x_col)
@@ -906,7 +947,7 @@ def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=Non
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
     points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
-                           area_margin=area_margin)
+                           area_margin=area_margin, keys=SITE_KEYS)
     skip = {points.qa["coordinates"]["x_column"], points.qa["coordinates"]["y_column"],
             table.attrs.get("geometry_x"), table.attrs.get("geometry_y")}
     kept_rows = np.flatnonzero(points.ok)

@@ -1,5 +1,7 @@
 """Bad surveys: each gives an InputError naming file, column and row, or a counted repair in the QA."""
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -231,3 +233,39 @@ def test_repeated_samples_at_one_place_are_no_outliers(tmp_path):
     rows = [["400000", "2400000", "1.5", str(i + 1)] for i in range(30)] + [["401000", "2401000", "1", "2"]]
     gdf, qa = prepare_samples(survey(tmp_path, rows), crs="EPSG:32649", working_crs="EPSG:32649", min_valid=1)
     assert qa["rows_rejected"]["count"] == 0 and len(gdf) == 2
+
+
+# ------------------------------------------------------------------ issue 12: unusual surveys
+
+DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+DEMO_CRS = {"crs": "EPSG:32649", "working_crs": "EPSG:32649"}
+
+
+def demo_lines(name="samples.csv", n=None):
+    lines = (DEMO / name).read_text().splitlines()
+    return lines if n is None else lines[:n + 1]
+
+
+def test_sites_crs_errors_name_sites_crs(tmp_path):
+    # sites given in lon/lat while the samples' projected CRS stands in for sites_crs
+    path = write_csv(tmp_path / "sites.csv", ["X", "Y", "name"], [[112.5, 22.0, "A"], [112.6, 22.1, "B"]])
+    with pytest.raises(InputError) as err:
+        prepare_sites(path, crs="EPSG:32649", working_crs="EPSG:32649")
+    assert "set sites_crs" in str(err.value) and "set crs" not in str(err.value)
+    with pytest.raises(InputError, match="set sites_crs") as err:
+        prepare_sites(path, working_crs="EPSG:32649")
+    assert err.value.column == "sites_crs"
+    with pytest.raises(InputError, match="sites_crs 'EPSG:999999'"):
+        prepare_sites(path, crs="EPSG:999999", working_crs="EPSG:32649")
+
+
+def test_no_numeric_coordinates_quotes_a_cell_and_names_thousands_separators(tmp_path):
+    lines = demo_lines(n=50)
+    rows = [line.split(",") for line in lines[1:]]
+    out = [lines[0]] + [",".join([f'"{int(r[0]):,}"', f'"{int(r[1]):,}"'] + r[2:]) for r in rows]
+    path = tmp_path / "samples.csv"
+    path.write_text("\n".join(out) + "\n")
+    with pytest.raises(InputError) as err:
+        prepare_samples(path, **DEMO_CRS)
+    message = str(err.value)
+    assert "row 2 has X '411,826'" in message and "thousands separators" in message
