@@ -515,7 +515,7 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
                     units=None, output_units=None, missing_codes=DEFAULT_MISSING_CODES,
                     detection_limit_rule="half", duplicate_rule="median", min_valid=30, min_valid_fraction=0.0,
                     area_margin=1.0, outlier_factor=10.0, campaign_column=None, harmonise_censoring=None,
-                    harmonise_below_limit=False):
+                    harmonise_below_limit=False, decimal=None):
     """Clean a geochemical survey: one row per distinct location, one float column per kept element.
 
     Returns (GeoDataFrame with x, y, n_merged, [campaign,] elements..., geometry in the working CRS; qa dict).
@@ -542,13 +542,15 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     harmonise_below_limit: with harmonising on, also set measured values below the common limit to the
     common level. Off by default: it erases genuine low-level variation (on the GSWA Katanning survey one
     32-row report with a 1 ppb Au limit would flatten 1114 measured Au values, the low-level gold signal).
+    decimal: decimal mark of a delimited text file, "." / "," / None (= decide per column; see
+    pipeline.survey_io.read_table); cells read with a decimal comma are counted in qa["decimal_commas"].
     """
     _check_options(detection_limit_rule, duplicate_rule, min_valid, min_valid_fraction)
     if missing_codes is None:
         missing_codes = ()
     elif isinstance(missing_codes, (str, int, float)):
         missing_codes = (missing_codes,)
-    table = read_table(path, layer=layer)
+    table = read_table(path, layer=layer, decimal=decimal)
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
     _check_campaign_column(table, campaign_column, path)
@@ -678,8 +680,15 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         "min_valid_fraction": min_valid_fraction,
         "columns_not_used": [c for c in table.columns if c not in used],
         "columns_renamed": table.attrs.get("renamed_columns", {}),
+        "decimal_commas": _decimal_qa(table),
     }
     return gdf, qa
+
+
+def _decimal_qa(table):
+    columns = table.attrs.get("decimal_commas") or {}
+    return {"setting": table.attrs.get("decimal"), "separator": table.attrs.get("separator"),
+            "cells_read_with_decimal_comma": int(sum(columns.values())), "columns": dict(columns)}
 
 
 def _check_options(rule, duplicate_rule, min_valid, min_valid_fraction):
@@ -937,13 +946,14 @@ def _round(value):
 
 # ---------------------------------------------------------------- sites
 
-def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, area_margin=1.0):
+def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, area_margin=1.0,
+                  decimal=None):
     """Known mineral sites as points in the working CRS; attributes kept as readable strings.
 
     Sites at identical input coordinates are merged into one point: n_merged counts them and each
     attribute joins their distinct values with '; '.
     """
-    table = read_table(path, layer=layer)
+    table = read_table(path, layer=layer, decimal=decimal)
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
     points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
@@ -995,6 +1005,7 @@ def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=Non
         },
         "attribute_columns": list(attributes.columns),
         "columns_renamed": {**table.attrs.get("renamed_columns", {}), **renamed},
+        "decimal_commas": _decimal_qa(table),
     }
     return gdf, qa
 

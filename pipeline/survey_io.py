@@ -12,6 +12,7 @@ what to add to a 0-based position to get that number.
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,21 +27,37 @@ GEOMETRY_X = "geometry_x"
 GEOMETRY_Y = "geometry_y"
 CSV_ROW_NUMBERING = "spreadsheet row: the header is row 1, the first data row is row 2"
 VECTOR_ROW_NUMBERING = "feature number: the first feature is row 1 (as in the QGIS attribute table)"
+DECIMAL_MARKS = (None, ".", ",")
+# numbers as cells hold them: optional '<' / '>' (censoring), sign, digits
+_COMMA_NUMBER = r"^\s*(?:[<>]=?\s*)?[+-]?\d*,\d+\s*$"
+_DOT_NUMBER = r"^\s*(?:[<>]=?\s*)?[+-]?\d*\.\d+(?:[eE][+-]?\d+)?\s*$"
+_COMMA_THOUSANDS = r"^\s*[+-]?\d{1,3}(?:,\d{3})+\s*$"
+_DOT_THOUSANDS_COMMA_DECIMAL = r"^\s*(?:[<>]=?\s*)?[+-]?\d{1,3}(?:\.\d{3})+,\d+\s*$"
 
 
-def read_table(path, layer=None):
-    """All columns of a survey table as read; ``attrs`` carry crs, row numbering and layer."""
+def read_table(path, layer=None, decimal=None):
+    """All columns of a survey table as read; ``attrs`` carry crs, row numbering and layer.
+
+    decimal: the decimal mark of a delimited text file: "." , "," or None (decide per column: a
+    ``;``-delimited file, or a column whose numbers are written ``0,54`` and never ``0.54``, has decimal
+    commas; a column with both stops with an InputError naming the setting). Cells read with a decimal
+    comma are rewritten with a point; ``attrs["decimal_commas"]`` counts them per column.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path=path)
     if path.is_file() and path.stat().st_size == 0:
         raise InputError("file is empty (0 bytes): expected a header row and data rows", path=path)
+    if decimal not in DECIMAL_MARKS:
+        raise InputError(f"decimal must be \".\", \",\" or null, not {decimal!r}", path=path, column="decimal")
     if path.suffix.lower() in TEXT_SUFFIXES:
-        return _read_delimited(path)
-    return _read_vector(path, layer)
+        return _read_delimited(path, decimal)
+    table = _read_vector(path, layer)
+    table.attrs.update(decimal=decimal, decimal_commas={})
+    return table
 
 
-def _read_delimited(path):
+def _read_delimited(path, decimal=None):
     encoding = _encoding(path)
     with open(path, newline="", encoding=encoding) as fh:
         header_line = fh.readline()
@@ -65,7 +82,41 @@ def _read_delimited(path):
         path=str(path), kind="delimited text", separator=sep, encoding=encoding, crs=None, layer=None,
         row_offset=2, row_numbering=CSV_ROW_NUMBERING, renamed_columns=renamed, geometry_type=None,
     )
+    table.attrs.update(decimal=decimal, decimal_commas=_read_decimal_commas(table, sep, decimal, path))
     return table
+
+
+def _read_decimal_commas(table, sep, decimal, path):
+    """Rewrite numbers written with a decimal comma (``0,54``) with a point, in place; counts per column."""
+    converted = {}
+    if decimal == ".":
+        return converted
+    for column in table.columns:
+        cells = table[column]
+        has_comma = cells.str.contains(",", regex=False).to_numpy()
+        if not has_comma.any():
+            continue
+        comma = cells.str.match(_COMMA_NUMBER).to_numpy() & has_comma
+        grouped = cells.str.match(_DOT_THOUSANDS_COMMA_DECIMAL).to_numpy() & has_comma
+        if not (comma | grouped).any():
+            continue
+        if decimal is None:
+            dot = cells.str.match(_DOT_NUMBER).to_numpy()
+            if dot.any():
+                c, d = int(np.flatnonzero(comma | grouped)[0]), int(np.flatnonzero(dot)[0])
+                raise InputError(
+                    f"numbers written with a decimal comma (row {c + 2}: {cells.iloc[c]!r}) and with a decimal "
+                    f"point (row {d + 2}: {cells.iloc[d]!r}) in one column: cannot tell which mark is meant; set "
+                    f"decimal: \",\" for this dataset if commas are decimal marks (the file is {sep!r}-delimited), "
+                    "or decimal: \".\" if they are not", path=path, column=column)
+            thousands = cells.str.match(_COMMA_THOUSANDS).to_numpy()
+            if sep != ";" and not grouped.any() and not (comma & ~thousands).any():
+                continue  # 411,826: thousands separators in a comma-delimited file, not decimal commas
+        fixed = cells.where(~grouped, cells.str.replace(".", "", regex=False))
+        fixed = fixed.where(~(comma | grouped), fixed.str.replace(",", ".", regex=False))
+        table[column] = fixed
+        converted[str(column)] = int((comma | grouped).sum())
+    return converted
 
 
 def _encoding(path):

@@ -269,3 +269,46 @@ def test_no_numeric_coordinates_quotes_a_cell_and_names_thousands_separators(tmp
         prepare_samples(path, **DEMO_CRS)
     message = str(err.value)
     assert "row 2 has X '411,826'" in message and "thousands separators" in message
+
+
+def european(lines):
+    return [line.replace(",", ";").replace(".", ",") for line in lines]
+
+
+def test_european_export_reads_decimal_commas(tmp_path):
+    lines = demo_lines(n=300)
+    reference = tmp_path / "points.csv"
+    reference.write_text("\n".join(lines) + "\n")
+    path = tmp_path / "comma.csv"
+    path.write_text("\n".join(european(lines)) + "\n")
+    expected, expected_qa = prepare_samples(reference, units={"Au": "ppb", "Hg": "ppb"}, **DEMO_CRS)
+    gdf, qa = prepare_samples(path, units={"Au": "ppb", "Hg": "ppb"}, **DEMO_CRS)
+    assert list(gdf.columns) == list(expected.columns)  # Ag, Sb, Bi are kept
+    for name in ("Au", "Ag", "Sb", "Bi", "Sn"):
+        np.testing.assert_allclose(gdf[name], expected[name])
+    assert gdf["Au"].iloc[0] == 0.54
+    assert qa["decimal_commas"]["columns"]["Au"] == sum("." in line.split(",")[2] for line in lines[1:])
+    assert qa["values_missing"]["Au"] == expected_qa["values_missing"]["Au"]
+
+
+def test_decimal_comma_in_a_comma_delimited_file_when_a_column_has_no_points(tmp_path):
+    lines = demo_lines(n=100)
+    rows = [line.split(",") for line in lines[1:]]
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join([lines[0]] + [",".join(r[:2] + ['"' + r[2].replace(".", ",") + '"'] + r[3:])
+                                            for r in rows]) + "\n")
+    gdf, qa = prepare_samples(path, units={"Au": "ppb", "Hg": "ppb"}, min_valid=10, **DEMO_CRS)
+    assert gdf["Au"].iloc[0] == 0.54
+    assert qa["decimal_commas"]["columns"] == {"Au": sum("." in r[2] for r in rows)}
+
+
+def test_decimal_commas_and_points_in_one_column_ask_for_the_decimal_setting(tmp_path):
+    lines = european(demo_lines(n=100))
+    lines[5] = lines[5].replace(",", ".")  # one row exported with decimal points
+    path = tmp_path / "mixed.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match='decimal: ","') as err:
+        prepare_samples(path, **DEMO_CRS)
+    assert "row 6" in str(err.value) and err.value.column == "Au"
+    gdf, _ = prepare_samples(path, decimal=",", units={"Au": "ppb"}, min_valid=10, **DEMO_CRS)
+    assert gdf["Au"].iloc[0] == 0.54

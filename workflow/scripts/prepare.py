@@ -13,10 +13,12 @@ def main(smk):
         units=ds["units"], missing_codes=opts["missing_codes"],
         detection_limit_rule=opts["detection_limit_rule"], duplicate_rule=opts["duplicate_rule"],
         min_valid=opts["min_valid"], campaign_column=ds["campaign_column"],
-        harmonise_censoring=opts["harmonise_censoring"], harmonise_below_limit=opts["harmonise_below_limit"])
+        harmonise_censoring=opts["harmonise_censoring"], harmonise_below_limit=opts["harmonise_below_limit"],
+        decimal=ds["decimal"])
     sites, sites_qa = prepare_sites(
         smk.input.sites, x_column=ds["sites_x_column"], y_column=ds["sites_y_column"],
-        crs=ds["sites_crs"] or ds["crs"], working_crs=samples.crs, layer=ds["sites_layer"])
+        crs=ds["sites_crs"] or ds["crs"], working_crs=samples.crs, layer=ds["sites_layer"],
+        decimal=ds["decimal"])
     write_points(samples, smk.output.samples)
     write_points(sites, smk.output.sites)
     write_json(smk.output.qa, {"samples": qa, "sites": sites_qa})
