@@ -1029,3 +1029,81 @@ def _join_distinct(values):
         if value and value not in seen:
             seen.append(value)
     return "; ".join(seen)
+
+
+# ---------------------------------------------------------------- console summaries
+
+#: a stage that drops more than this share of its rows says so as a warning
+DROPPED_ROWS_WARNING = 0.05
+
+
+def samples_summary(qa, requested=False):
+    """(one-line summary, [warnings]) of prepare_samples' QA for the console and the rule's log.
+
+    requested: the config named the elements (then dropping any of them is a warning).
+    """
+    read, rejected = qa["rows_read"], qa["rows_rejected"]["count"]
+    merged = qa["locations_merged"]
+    kept, dropped = list(qa["elements_kept"]), qa["elements_dropped"]
+    missing = sum(qa["values_missing"][name]["total"] for name in kept)
+    decimal = qa.get("decimal_commas", {}).get("cells_read_with_decimal_comma", 0)
+    line = (f"samples: {read} rows read, {rejected} rejected, {merged['rows_merged_away']} merged into repeated "
+            f"locations, {merged['locations_written']} locations written; {len(kept)} elements kept"
+            f"{' (' + ', '.join(kept) + ')' if kept else ''}, {len(dropped)} dropped"
+            f"{' (' + ', '.join(dropped) + ')' if dropped else ''}; {missing} cells set missing"
+            f"{f'; {decimal} cells read with a decimal comma' if decimal else ''}")
+    warnings = []
+    if read and rejected > DROPPED_ROWS_WARNING * read:
+        warnings.append(f"samples: {rejected} of {read} rows ({rejected / read:.1%}) rejected "
+                        f"({_reasons(qa['rows_rejected'])}){_first_rejected(qa['rows_rejected'])}; "
+                        "every row is listed in qa.json (rows_rejected)")
+    for name, entry in dropped.items():
+        if requested:
+            warnings.append(f"samples: element {name!r}, named in the config, was dropped: {entry['reason']}")
+    return line, warnings
+
+
+def sites_summary(qa, outside_samples=None, names=""):
+    """(one-line summary, [warnings]) of prepare_sites' QA; outside_samples: count of sites outside the
+    samples' extent, ``names`` the first of them."""
+    read, rejected = qa["rows_read"], qa["rows_rejected"]["count"]
+    locations = qa["locations_merged"]["locations"]
+    line = f"sites: {read} rows read, {rejected} rejected, {locations} locations written"
+    warnings = []
+    if read and rejected > DROPPED_ROWS_WARNING * read:
+        warnings.append(f"sites: {rejected} of {read} rows ({rejected / read:.1%}) rejected "
+                        f"({_reasons(qa['rows_rejected'])}){_first_rejected(qa['rows_rejected'])}")
+    if outside_samples is not None:
+        line += f"; {locations - outside_samples} inside the samples' extent"
+        if outside_samples:
+            warnings.append(f"sites: {outside_samples} of {locations} sites lie outside the samples' extent "
+                            f"(no sample near them to label or map): {names}; check sites_crs and the sites file")
+    return line, warnings
+
+
+def _reasons(rejected):
+    return "; ".join(f"{count} {reason}" for reason, count in rejected["by_reason"].items())
+
+
+def _first_rejected(rejected):
+    rows = rejected["rows"]
+    if not rows:
+        return ""
+    first = rows[0]
+    shown = f"; first: row {first['row']}"
+    if first.get("value"):
+        shown += f" {first['value']!r}"
+        cells = [c.strip() for c in first["value"].split(", ")]
+        hints = {_number_hint(c) for c in cells if c and not _is_number(c)}
+        if hints:
+            shown += sorted(hints)[0]
+    return shown
+
+
+def sites_outside_samples(sites, samples):
+    """True for each site outside the bounding box of the samples."""
+    from .survey_io import outside_bounds
+
+    xy = samples.get_coordinates().to_numpy()
+    bounds = (*xy.min(axis=0), *xy.max(axis=0))
+    return outside_bounds(sites.get_coordinates().to_numpy(), bounds)

@@ -231,3 +231,36 @@ NON_ELEMENT_COLUMNS = ("x", "y", "n_merged", "geometry", "campaign")
 def element_columns(samples):
     """Element columns of a prepared samples layer (see ``write_points``), in order."""
     return [c for c in samples.columns if c not in NON_ELEMENT_COLUMNS]
+
+
+#: attribute columns that name a site, in order of preference (case-insensitive)
+SITE_NAME_COLUMNS = ("name", "site_name", "sitename", "site", "deposit", "occurrence", "prospect", "mine")
+
+
+def site_names(sites, mask=None, n=5):
+    """'Baidong, Dachong, ... (and 3 more)': the first ``n`` names of the sites in ``mask``.
+
+    The name comes from a column such as ``name`` (SITE_NAME_COLUMNS), else the first text
+    attribute, else the coordinates.
+    """
+    mask = np.ones(len(sites), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+    by_lower = {str(c).lower(): c for c in sites.columns}
+    column = next((by_lower[k] for k in SITE_NAME_COLUMNS if k in by_lower), None)
+    if column is None:
+        column = next((c for c in sites.columns if c not in ("x", "y", "n_merged", "geometry")
+                       and sites[c].dtype == object), None)
+    positions = np.flatnonzero(mask)
+    if column is not None:
+        shown = [str(sites[column].iloc[i]) or f"row {i + 1}" for i in positions[:n]]
+    else:
+        xy = sites.get_coordinates().to_numpy() if hasattr(sites, "get_coordinates") else sites[["x", "y"]].to_numpy()
+        shown = [f"({xy[i, 0]:.0f}, {xy[i, 1]:.0f})" for i in positions[:n]]
+    more = f" (and {len(positions) - n} more)" if len(positions) > n else ""
+    return ", ".join(shown) + more
+
+
+def outside_bounds(xy, bounds):
+    """True for points outside (xmin, ymin, xmax, ymax)."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    xmin, ymin, xmax, ymax = bounds
+    return ~((xy[:, 0] >= xmin) & (xy[:, 0] <= xmax) & (xy[:, 1] >= ymin) & (xy[:, 1] <= ymax))

@@ -8,7 +8,9 @@ import pytest
 from shapely.geometry import Point, box
 
 from pipeline.errors import InputError
-from pipeline.prepare import prepare_samples, prepare_sites
+from pipeline.prepare import (prepare_samples, prepare_sites, samples_summary, sites_outside_samples,
+                              sites_summary)
+from pipeline.survey_io import site_names
 
 LONLAT = {"crs": "EPSG:4283", "working_crs": "EPSG:28350"}
 
@@ -312,3 +314,54 @@ def test_decimal_commas_and_points_in_one_column_ask_for_the_decimal_setting(tmp
     assert "row 6" in str(err.value) and err.value.column == "Au"
     gdf, _ = prepare_samples(path, decimal=",", units={"Au": "ppb"}, min_valid=10, **DEMO_CRS)
     assert gdf["Au"].iloc[0] == 0.54
+
+
+def test_ten_percent_of_rows_without_coordinates_is_a_console_warning(tmp_path):
+    lines = demo_lines(n=400)
+    for i in range(1, len(lines), 10):  # every tenth row: coordinates empty or with thousands separators
+        cells = lines[i].split(",")
+        lines[i] = ",".join(["", ""] + cells[2:]) if i % 20 == 1 else ",".join(
+            [f'"{int(cells[0]):,}"', cells[1]] + cells[2:])
+    path = tmp_path / "samples.csv"
+    path.write_text("\n".join(lines) + "\n")
+    gdf, qa = prepare_samples(path, **DEMO_CRS)
+    line, warnings = samples_summary(qa)
+    assert line.startswith("samples: 400 rows read, 40 rejected") and "locations written" in line
+    assert len(warnings) == 1
+    assert "40 of 400 rows (10.0%) rejected" in warnings[0] and "20 missing coordinate" in warnings[0]
+    assert "first: row 2;" in warnings[0]
+    rows = tmp_path / "one_bad.csv"
+    rows.write_text("\n".join(lines[:1] + lines[2:]) + "\n")  # first rejected row has a thousands separator
+    _, qa = prepare_samples(rows, **DEMO_CRS)
+    assert "thousands separators" in samples_summary(qa)[1][0]
+    # a clean survey: a summary line and no warning
+    assert samples_summary(prepare_samples(DEMO / "samples.csv", **DEMO_CRS)[1])[1] == []
+
+
+def test_an_element_named_in_the_config_and_dropped_is_a_warning(tmp_path):
+    lines = demo_lines(n=100)  # Cu is the sixth column
+    lines = [lines[0]] + [",".join(line.split(",")[:5] + ["-9999" if i != 3 else "12"] + line.split(",")[6:])
+                          for i, line in enumerate(lines[1:])]  # one valid Cu value
+    path = tmp_path / "samples.csv"
+    path.write_text("\n".join(lines) + "\n")
+    _, qa = prepare_samples(path, elements=["Au", "Cu"], min_valid=10, **DEMO_CRS)
+    line, warnings = samples_summary(qa, requested=True)
+    assert "1 dropped (Cu)" in line
+    assert warnings == ["samples: element 'Cu', named in the config, was dropped: only 1 valid locations "
+                        "(min_valid = 10)"]
+
+
+def test_half_the_sites_outside_the_survey_is_a_console_warning(tmp_path):
+    samples, _ = prepare_samples(DEMO / "samples.csv", **DEMO_CRS)
+    lines = demo_lines("sites.csv")
+    moved = [lines[0]] + [",".join([str(int(line.split(",")[0]) + 200000)] + line.split(",")[1:]) if i % 2 else line
+                          for i, line in enumerate(lines[1:])]
+    path = tmp_path / "sites.csv"
+    path.write_text("\n".join(moved) + "\n")
+    sites, qa = prepare_sites(path, **DEMO_CRS)
+    outside = sites_outside_samples(sites, samples)
+    line, warnings = sites_summary(qa, int(outside.sum()), site_names(sites, outside))
+    assert "40 rows read" in line and "20 inside the samples' extent" in line
+    names = [row.split(",")[2] for row in lines[2::2]]
+    assert warnings == [f"sites: 20 of 40 sites lie outside the samples' extent (no sample near them to label or "
+                        f"map): {', '.join(names[:5])} (and 15 more); check sites_crs and the sites file"]

@@ -1,8 +1,14 @@
 """Snakemake adapter for pipeline.prepare."""
 
+import logging
+
 from pipeline.atomic import write_json
-from pipeline.prepare import prepare_samples, prepare_sites, write_points
+from pipeline.prepare import (prepare_samples, prepare_sites, samples_summary, sites_outside_samples, sites_summary,
+                              write_points)
 from pipeline.runlog import logging_to
+from pipeline.survey_io import site_names
+
+log = logging.getLogger("pipeline.prepare")
 
 
 def main(smk):
@@ -19,6 +25,12 @@ def main(smk):
         smk.input.sites, x_column=ds["sites_x_column"], y_column=ds["sites_y_column"],
         crs=ds["sites_crs"] or ds["crs"], working_crs=samples.crs, layer=ds["sites_layer"],
         decimal=ds["decimal"])
+    outside = sites_outside_samples(sites, samples)
+    for line, warnings in (samples_summary(qa, requested=bool(ds["elements"])),
+                           sites_summary(sites_qa, int(outside.sum()), site_names(sites, outside))):
+        log.info("%s", line)
+        for warning in warnings:
+            log.warning("%s", warning)
     write_points(samples, smk.output.samples)
     write_points(sites, smk.output.sites)
     write_json(smk.output.qa, {"samples": qa, "sites": sites_qa})

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
-from pipeline.survey_io import read_points
+from pipeline.survey_io import outside_bounds, read_points, site_names
 from pipeline.tiles import TileLayout, check_split_has_sites, resolve_split_row, write_tiles
 
 log = logging.getLogger("pipeline.tiles")
@@ -21,9 +21,13 @@ def main(smk):
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"])
     for split, c in summary["counts"].items():
         log.info("%s: %d windows, %d with mines", split, c["windows"], c["with_mines"])
+    log.info("tiles: %d of %d sites inside the grid; %d training and %d test windows (%d skipped)",
+             summary["sites_inside_grid"], summary["sites_total"], summary["counts"]["train"]["windows"],
+             summary["counts"]["test"]["windows"], summary["counts"]["skipped"]["windows"])
     if summary["sites_inside_grid"] < summary["sites_total"]:
-        log.warning("%d of %d sites lie outside the grid", summary["sites_total"] - summary["sites_inside_grid"],
-                    summary["sites_total"])
+        outside = outside_bounds(sites.get_coordinates().to_numpy(), grid.bounds)
+        log.warning("%d of %d sites lie outside the grid: %s", summary["sites_total"] - summary["sites_inside_grid"],
+                    summary["sites_total"], site_names(sites, outside))
     check_split_has_sites(summary)
 
 
