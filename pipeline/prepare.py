@@ -12,6 +12,10 @@ Every change is counted in the QA dict (it becomes qa.json):
   the smallest limit (else the smallest measured value) of that column stands
   in for it;
 - ``>1000`` (above the upper limit) keeps 1000 and is counted;
+- an element in several columns (Au_ppb and Au_ppm) takes, row by row, a measured value before a
+  censored one (``>5`` gives way to the exact re-assay); where both twins are measured their median
+  ratio must lie within TWIN_RATIO_LIMIT, else a unit is mislabelled and the stage stops (twin_columns);
+- decimal commas (``0,54``) are read as decimal points and counted (decimal_commas; survey_io.read_table);
 - values over 100 % after unit conversion become missing and are counted;
 - with a campaign column (the company report of each row), censored codes are
   reported per element and campaign, and censored values are put on one level
@@ -654,6 +658,7 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         },
         "values_above_detection": {k: v["above"] for k, v in variables.items() if v["above"]},
         "values_text_to_missing": {k: v["text"] for k, v in variables.items() if v["text"]["count"]},
+        "twin_columns": {k: v["twins"] for k, v in variables.items() if v["twins"] is not None},
         **({"campaigns": campaign_qa, "censoring_by_campaign": censoring} if campaign is not None else {}),
         "harmonise_censoring": {
             "setting": harmonise_censoring,
@@ -737,17 +742,25 @@ def _clean_elements(rows, columns, row_numbers, missing_codes, rule, output_unit
                 raise InputError(f"requested element {name!r}: the column holds text and no numbers ({shown})",
                                  path=path, column=entry.column, rows=[int(r) for r in row_numbers[text_at]])
             parsed.append((entry, p, values, proxy))
-        variables[name] = _combine(parsed, unit, rule, row_numbers)
+        variables[name] = _combine(parsed, unit, rule, row_numbers, name=name, path=path)
     return variables
 
 
-def _combine(parsed, unit, rule, row_numbers):
-    # columns with more values first; each row takes the first column that has one
+#: twin columns of one element whose measured values differ by more than this factor (median ratio) stop
+TWIN_RATIO_LIMIT = 3.0
+
+
+def _combine(parsed, unit, rule, row_numbers, name=None, path=None):
+    # columns with more values first; each row takes the first column with a measured value, else the
+    # first with a censored one (<0.5, >5): an over-limit flag never hides an exact re-assay
     order = sorted(range(len(parsed)), key=lambda i: -int(np.isin(parsed[i][1].status, _HAS_VALUE).sum()))
     parsed = [parsed[i] for i in order]
     has = np.stack([np.isin(p.status, _HAS_VALUE) for _, p, _, _ in parsed])
-    choice = np.where(has.any(axis=0), has.argmax(axis=0), 0)
+    measured = np.stack([p.status == VALID for _, p, _, _ in parsed])
+    first = np.where(has.any(axis=0), has.argmax(axis=0), 0)
+    choice = np.where(measured.any(axis=0), measured.argmax(axis=0), first)
     take = np.arange(len(choice))
+    twins = _compare_twins(parsed, measured, row_numbers, name, path) if len(parsed) > 1 else None
     status = np.stack([p.status for _, p, _, _ in parsed])[choice, take]
     values = np.stack([v for _, _, v, _ in parsed])[choice, take]
     limits = np.stack([_limits_in(p, proxy, conversion_factor(e.unit, unit))
@@ -779,7 +792,10 @@ def _combine(parsed, unit, rule, row_numbers):
         if len(parsed) > 1:
             source["values_used"] = int(((choice == k) & np.isin(status, _HAS_VALUE)).sum())
         sources.append(source)
+    if twins is not None:
+        twins["censored_replaced_by_measured"] = int((choice != first).sum())
     return {
+        "twins": twins,
         "values": values,
         "limits": limits,
         "unit": unit,
@@ -791,6 +807,33 @@ def _combine(parsed, unit, rule, row_numbers):
         "above": int((status == ABOVE).sum()),
         "text": {"count": int(len(text_positions)), "examples": examples},
     }
+
+
+def _compare_twins(parsed, measured, row_numbers, name, path):
+    """Median ratio of each further column to the first where both are measured; a ratio beyond
+    TWIN_RATIO_LIMIT (a ppm column holding ppb numbers gives 1000) is an InputError."""
+    base_entry, base, base_values, _ = parsed[0]
+    report = {"columns": [e.column for e, _, _, _ in parsed], "compared": {}}
+    for k in range(1, len(parsed)):
+        entry, p, values, _ = parsed[k]
+        both = measured[0] & measured[k] & (base_values > 0) & (values > 0)
+        if not both.any():
+            report["compared"][entry.column] = {"rows_both_measured": 0}
+            continue
+        ratio = values[both] / base_values[both]
+        median = float(np.median(ratio))
+        report["compared"][entry.column] = {"rows_both_measured": int(both.sum()), "median_ratio": _round(median)}
+        if not 1 / TWIN_RATIO_LIMIT <= median <= TWIN_RATIO_LIMIT:
+            i = int(np.flatnonzero(both)[np.argmin(np.abs(np.log(ratio / median)))])
+            raise InputError(
+                f"element {name!r} is in columns {base_entry.column!r} ({base_entry.unit}) and {entry.column!r} "
+                f"({entry.unit}), which disagree: on the {int(both.sum())} rows where both are measured, "
+                f"{entry.column} / {base_entry.column} in one unit has median ratio {median:.4g} (row "
+                f"{int(row_numbers[i])}: {str(base.raw.iloc[i])!r} and {str(p.raw.iloc[i])!r}); a ratio near 1000 or "
+                "0.001 means a column's unit is mislabelled (ppb against ppm): fix the column name or units, or map "
+                f"{name} to one column under elements", path=path, column=entry.column,
+                rows=[int(row_numbers[i])])
+    return report
 
 
 def _limits_in(parsed, proxy, factor):

@@ -365,3 +365,39 @@ def test_half_the_sites_outside_the_survey_is_a_console_warning(tmp_path):
     names = [row.split(",")[2] for row in lines[2::2]]
     assert warnings == [f"sites: 20 of 40 sites lie outside the samples' extent (no sample near them to label or "
                         f"map): {', '.join(names[:5])} (and 15 more); check sites_crs and the sites file"]
+
+
+def twin_gold(tmp_path, ppm_of):
+    """Demo rows with Au in Au_ppb, ">2" above 2 ppb, and Au_ppm from ``ppm_of(ppb value, capped)``."""
+    lines = demo_lines(n=300)
+    header = lines[0].split(",")
+    out = [",".join(["X", "Y", "Au_ppb", "Au_ppm"] + header[3:])]
+    for line in lines[1:]:
+        cells = line.split(",")
+        au = float(cells[2]) if cells[2] else None
+        twins = [">2" if au > 2 else cells[2], ppm_of(au, au > 2)] if au is not None else ["", ""]
+        out.append(",".join(cells[:2] + twins + cells[3:]))
+    path = tmp_path / "twins.csv"
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def test_an_over_limit_flag_gives_way_to_the_measured_twin(tmp_path):
+    reference = tmp_path / "points.csv"
+    reference.write_text("\n".join(demo_lines(n=300)) + "\n")
+    expected, _ = prepare_samples(reference, units={"Au": "ppb", "Hg": "ppb"}, **DEMO_CRS)
+    # the re-assays (ppm) exist only for the rows over the ppb column's upper limit
+    path = twin_gold(tmp_path, lambda au, capped: f"{au / 1000:g}" if capped else "")
+    gdf, qa = prepare_samples(path, units={"Hg": "ppb"}, **DEMO_CRS)
+    capped = int((expected["Au"] > 2).sum())
+    assert capped > 10
+    np.testing.assert_allclose(gdf["Au"], expected["Au"])
+    assert gdf["Au"].max() == expected["Au"].max() > 3
+    assert qa["twin_columns"]["Au"]["censored_replaced_by_measured"] == capped
+
+
+def test_a_ppm_column_holding_ppb_numbers_is_caught_by_its_twin(tmp_path):
+    path = twin_gold(tmp_path, lambda au, capped: f"{au:g}")  # 'Au_ppm' holds the ppb numbers
+    with pytest.raises(InputError, match="median ratio 1000") as err:
+        prepare_samples(path, units={"Hg": "ppb"}, **DEMO_CRS)
+    assert "Au_ppb" in str(err.value) and err.value.column == "Au_ppm" and "elements" in str(err.value)
