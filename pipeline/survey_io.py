@@ -12,7 +12,6 @@ what to add to a 0-based position to get that number.
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,7 @@ from affine import Affine
 
 from pipeline.cv.evaluate import evaluate_method, layout_index, summary_table, window_table
 from pipeline.cv.fold_screening import fold_sample_labels, screen_fold
-from pipeline.cv.folds import (assign_folds, cluster_sites, fold_sites, fold_window_roles, make_folds,
+from pipeline.cv.folds import (assign_folds, cluster_sites, fold_sites, make_folds,
                                near_points_mask, site_status, window_distance)
 from pipeline.cv.models import fold_tiles, pixel_fold_map, windows_to_map
 from pipeline.cv.references import campaign_probe_map, robust_anomaly_map, sampled_area, sampling_density_map

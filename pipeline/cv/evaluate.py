@@ -27,6 +27,15 @@ def layout_index(grid, area_mask, window, stride, min_valid_fraction):
     return index
 
 
+def evaluation_setting(density_path, tiles):
+    """(area mask, whole-grid window index, grid) every record is scored on: the
+    sampled area is where the sampling-density reference map has values."""
+    density, grid = read_band(density_path)
+    area = np.isfinite(density)
+    index = layout_index(grid, area, tiles["window"], tiles["stride"], tiles["min_valid_fraction"])
+    return area, index, grid
+
+
 def evaluate_method(name, kind, fold_maps, plan, area_mask, *, window_index=None, window=None, buffer=None,
                     probability=None):
     """Score one method. ``fold_maps``: {seed: {fold: path}} (a reference map

@@ -31,9 +31,9 @@ def protocol_text(plan, n_boot):
             "whose interval includes 0 is not a difference.")
 
 
-def summary_markdown(table, plan, n_boot, fractions=(0.1,)):
-    top = f"top{0.1 * 100:g}" if "top10" in table.columns else None
-    lines = [f"# Held-out sites under spatial cross-validation", "", protocol_text(plan, n_boot), ""]
+def summary_markdown(table, plan, n_boot):
+    top = "top10" if "top10" in table.columns else None
+    lines = ["# Held-out sites under spatial cross-validation", "", protocol_text(plan, n_boot), ""]
     best = table["best_reference"].iloc[0] if len(table) else None
     lines += ["| Method | Kind | Held-out AUC [95% CI] | Top 10% of area | P-A rate | "
               f"Minus best reference ({method_label(best) if best else 'none'}) [95% CI] | Beats it | "

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.atomic import write_json
-from pipeline.cv.evaluate import evaluate_method, layout_index
+from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.cv.folds import fold_sites, near_points_mask
 from pipeline.cv.references import campaign_probe_map, nearest_campaign
 from pipeline.errors import InputError
 from pipeline.evaluation.tables import json_safe
-from pipeline.rasters import read_band, write_geotiff
+from pipeline.rasters import write_geotiff
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
 
@@ -26,8 +26,7 @@ def main(smk):
     if "campaign" not in samples.columns:
         raise InputError("the prepared samples have no campaign column: set campaign_column for this dataset",
                          path=smk.input.samples)
-    density, grid = read_band(smk.input.density)
-    area = np.isfinite(density)
+    area, index, grid = evaluation_setting(smk.input.density, tiles)
     codes, names = nearest_campaign(grid, samples[["x", "y"]].to_numpy(), samples["campaign"].to_numpy())
     out_dir = Path(smk.output.maps) / "seed0"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -40,7 +39,6 @@ def main(smk):
         write_geotiff(path, campaign_probe_map(codes, positive, training, area), grid,
                       ["training-site share of the nearest sample's campaign"], tags={"fold": f})
         maps[f] = str(path)
-    index = layout_index(grid, area, tiles["window"], tiles["stride"], tiles["min_valid_fraction"])
     record = evaluate_method("campaign", "probe", {0: maps}, plan, area, window_index=index,
                              window=tiles["window"], buffer=plan["buffer"], probability=False)
     log.info("campaign probe over %d campaigns: held-out-site AUC %.3f", len(names),

@@ -7,9 +7,8 @@ import re
 import numpy as np
 
 from pipeline.atomic import write_json
-from pipeline.cv.evaluate import evaluate_method, layout_index
+from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.evaluation.tables import json_safe
-from pipeline.rasters import read_band
 from pipeline.runlog import logging_to
 
 log = logging.getLogger("pipeline.cv")
@@ -24,16 +23,9 @@ def fold_maps_by_seed(paths):
     return out
 
 
-def window_settings(tiles, density_path):
-    density, grid = read_band(density_path)
-    area = np.isfinite(density)
-    index = layout_index(grid, area, tiles["window"], tiles["stride"], tiles["min_valid_fraction"])
-    return area, index
-
-
 def main(smk):
     plan = json.loads(open(smk.input.plan).read())
-    area, index = window_settings(smk.params.tiles, smk.input.density)
+    area, index, _ = evaluation_setting(smk.input.density, smk.params.tiles)
     record = evaluate_method(smk.wildcards.method, "trained", fold_maps_by_seed(smk.input.maps), plan, area,
                              window_index=index, window=smk.params.tiles["window"], buffer=plan["buffer"],
                              probability=True)

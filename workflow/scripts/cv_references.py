@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.atomic import write_json
-from pipeline.cv.evaluate import evaluate_method, layout_index
+from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.evaluation.tables import json_safe
-from pipeline.rasters import read_band
 from pipeline.runlog import logging_to
 
 log = logging.getLogger("pipeline.cv")
@@ -18,9 +17,7 @@ log = logging.getLogger("pipeline.cv")
 def main(smk):
     plan = json.loads(open(smk.input.plan).read())
     tiles = smk.params.tiles
-    density, grid = read_band(smk.input.density)
-    area = np.isfinite(density)
-    index = layout_index(grid, area, tiles["window"], tiles["stride"], tiles["min_valid_fraction"])
+    area, index, _ = evaluation_setting(smk.input.density, tiles)
     maps = {"sampling_density": smk.input.density, "robust_anomaly": smk.input.anomaly}
     elements = json.loads((Path(smk.input.rasters) / "rasters.json").read_text())["elements"]
     maps.update({f"idw_{e}": str(Path(smk.input.rasters) / f"{e}.tif") for e in elements})
