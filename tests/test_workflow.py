@@ -212,6 +212,9 @@ def test_cross_validation_tables(tiny_run):
     for name in ("sampling_density", "robust_anomaly"):
         with rasterio.open(out / "maps" / "reference" / f"{name}.tif") as src:
             assert src.crs.to_epsg() == 32649 and src.nodata is not None
+    report = (out / "report" / "report.html").read_text()
+    assert "Held-out sites (spatial cross-validation)" in report and "sampling_density" not in report.split(
+        "Held-out sites (spatial cross-validation)")[0]
 
 
 def test_more_folds_rerun_the_folds_not_the_unsupervised_stages(tiny_run):

@@ -202,6 +202,8 @@ def report_inputs(wildcards):
            (("comparison", "csv"), ("per_network", "csv"), ("ablation", "csv"), ("map_evaluation", "json"))}
     if view["evaluate"]["beta_sweep"]:
         out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
+    if cv_enabled(d):
+        out["cv_summary"] = f"results/{d}/tables/cv_summary.csv"
     if source_network(wildcards) == [f"results/{d}/models/source.pt"]:
         out["source_log"] = f"results/{d}/models/source_log.csv"
     for name in dense_maps(d):
