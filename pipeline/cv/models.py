@@ -84,9 +84,10 @@ def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer
 
 def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path, *, buffer, train, model=None,
                   skt=None, source=None, width=1.0, seed=0, device="auto", threads=None, predict=None,
-                  work_dir=None):
+                  work_dir=None, zauc=None):
     """Train a CNN baseline or SKT (with its own source network) in one fold and
-    map it with the same sliding-window prediction as the main maps."""
+    map it with the same sliding-window prediction as the main maps. ``zauc``:
+    the fold's screening Z_AUC per element, for ``skt.mask_init: zauc``."""
     from ..baselines.cnn import predict_cnn_map, train_cnn
     from ..skt.predict import predict_map
     from ..skt.train import train_skt, train_source
@@ -103,7 +104,7 @@ def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path,
             train_source(view, source=source, model=model, train=train, seed=seed, device=device, threads=threads,
                          model_path=source_path, checkpoint_path=work / "source.ckpt", progress=False)
         summary = train_skt(view, source_path=source_path, skt=skt, model=model, train=train, seed=seed,
-                            device=device, threads=threads, model_path=work / "skt.pt",
+                            device=device, threads=threads, zauc=zauc, model_path=work / "skt.pt",
                             checkpoint_path=work / "skt.ckpt", progress=False)
         predict_map(work / "skt.pt", stack_path, out_path, overlap=overlap, batch_size=batch, device=device,
                     threads=threads, amp=train.get("amp", True))

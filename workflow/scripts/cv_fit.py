@@ -34,7 +34,7 @@ def main(smk):
                                buffer=plan["buffer"], train=smk.params.train, model=smk.params.model,
                                skt=smk.params.skt, source=smk.params.source, width=b["cnn_width"], seed=seed,
                                device=smk.params.device, threads=smk.threads, predict=smk.params.predict,
-                               work_dir=smk.params.work)
+                               work_dir=smk.params.work, zauc=dict(zip(table["element"], table["z_auc"])))
     log.info("%s fold %d seed %d on %s: %s", method, fold, seed, ", ".join(elements), counts)
 
 
