@@ -299,3 +299,18 @@ def test_gad_protocol_reference_values():
     assert nearest.tolist() == [0] and pool.tolist() == [2, 3, 4]
     assert gad_auc([5.0], [1.0, 2.0, 3.0]) == (1.0, 0.0)
     assert gad_auc([2.0], [2.0, 2.0])[0] == 0.5
+
+
+def test_a_site_on_a_cell_the_map_leaves_empty_ranks_lowest_and_is_counted(survey, tmp_path):
+    _, paths, _ = survey
+    plan = plan_for(planted_sites())
+    holed = fields()["Au"].astype(np.float32)
+    x, y = planted_sites()[0]
+    r, c = GRID.rowcol(np.array([x]), np.array([y]))
+    holed[r[0], c[0]] = np.nan
+    path = tmp_path / "holed.tif"
+    write_geotiff(path, holed, GRID, ["Au"])
+    rec = evaluate("idw_Au", "reference", {0: {f: path for f in range(plan["n_folds"])}}, plan)
+    site = next(s for s in rec["sites"] if s["id"] == 0)
+    assert site["no_value"] == 1 and site["score"][0] < 1e-3
+    assert summary_table([rec], plan, n_boot=100, density="none").iloc[0]["n_sites_no_value"] == 1

@@ -237,3 +237,13 @@ def test_transfer_off_needs_no_source_and_zauc_init(survey, tmp_path):
         _train(survey["tiles"], None, tmp_path / "x")
     with pytest.raises(InputError, match="Z_AUC"):
         _train(survey["tiles"], None, tmp_path / "y", skt=dict(SKT, transfer=False, mask_init="zauc"))
+
+
+def test_channels_last_only_on_cuda():
+    # on the CPU the layout gave NaN outputs (Kolari); a NaN probability would become silent nodata
+    import torch
+
+    from pipeline.skt.device import channels_last_for
+
+    assert channels_last_for(torch.device("cpu"), True) is False
+    assert channels_last_for("cuda:0", True) is True and channels_last_for("cuda", False) is False

@@ -56,7 +56,8 @@ from ..methods import CNNS
 from ..grid import GridSpec
 from ..rasters import write_geotiff
 from ..skt.data import load_tiles
-from ..skt.device import amp_dtype, autocast, configure_backend, resolve_device, seed_everything, set_threads
+from ..skt.device import (amp_dtype, autocast, channels_last_for, configure_backend, resolve_device,
+                          seed_everything, set_threads)
 from ..skt.files import load_torch, save_torch
 from ..skt.predict import band_indexes, covering_starts
 from ..skt.resnet import resnet18 as narrow_resnet18
@@ -187,7 +188,7 @@ def score_windows(model, tiles, elements, train_cfg, *, seed, device, batch_size
     """
     _, test, paper, _ = _prepare(tiles, elements, train_cfg, device)
     dtype = amp_dtype(device, bool(train_cfg.get("amp", True)))
-    channels_last = bool(train_cfg.get("channels_last", True))
+    channels_last = channels_last_for(device, train_cfg.get("channels_last", True))
     batch_size = int(batch_size or train_cfg.get("batch_size", 64))
     model = model.to(device)
     prob, y = batch_probabilities(model, test.eval_batches(batch_size), device, dtype, channels_last)

@@ -68,11 +68,13 @@ def evaluate_method(name, kind, fold_maps, plan, area_mask, *, window_index=None
                 xy = np.array([[s["x"], s["y"]] for s in held])
                 rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
                 score, from_top = site_scores(prob, area, rows, cols)
-                for s, v, a in zip(held, score, from_top):
+                mapped = np.isfinite(prob[rows, cols])
+                for s, v, a, ok in zip(held, score, from_top, mapped):
                     site_rows.setdefault(s["id"], {"id": s["id"], "name": s["name"], "cluster": s["cluster"],
-                                                   "fold": f, "score": [], "area_from_top": []})
+                                                   "fold": f, "score": [], "area_from_top": [], "no_value": 0})
                     site_rows[s["id"]]["score"].append(float(v))
                     site_rows[s["id"]]["area_from_top"].append(float(a))
+                    site_rows[s["id"]]["no_value"] += int(not ok)
             if window_index is not None:
                 roles = fold_window_roles(grid, window_index, window, plan, f, buffer)
                 test = roles[roles["split"] == "test"]
@@ -153,7 +155,8 @@ def summary_table(records, plan, *, fractions=(0.05, 0.1, 0.2), n_boot=2000, see
         for f in fractions:
             row[f"top{f * 100:g}"] = float(np.mean([capture(a, [f])[float(f)] for a in area_top]))
         row["pa_prediction_rate"] = float(np.mean([pa_intersection(a) for a in area_top]))
-        row.update(n_sites=len(sites), n_sites_unscored=int(plan["n_sites"] - len(sites)),
+        row.update(n_sites=len(sites), n_sites_no_value=int(sum(s.get("no_value", 0) > 0 for s in sites)),
+                   n_sites_unscored=int(plan["n_sites"] - len(sites)),
                    n_sites_outside_grid=plan["n_outside_grid"], n_sites_outside_area=plan["n_outside_area"],
                    n_clusters=len({s["cluster"] for s in sites}), n_folds=rec["n_folds"],
                    seeds=" ".join(str(s) for s in rec["seeds"]) if rec["kind"] == "trained" else "n/a")

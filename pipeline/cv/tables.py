@@ -53,6 +53,8 @@ def summary_markdown(table, plan, n_boot):
               "chosen after the fact, so beating it is a demanding test.",
               "- 'Same as sampling density': the interval of the difference from the sampling-density map covers 0. "
               "A map there may have learnt where the survey sampled densely, not the chemistry.",
+              "- A site whose cell a map leaves empty (no window kept there, or a selected element without data) "
+              "ranks lowest in that map; n_sites_no_value in cv_summary.csv counts them per method.",
               "- A probe row (campaign of the nearest sample) measures a confound: if it finds held-out sites, so "
               "can a model through campaign-specific detection-limit codes.",
               "- cv_windows.csv holds the paper's window metrics per fold and pooled over folds, a secondary view: "

@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..grid import GridSpec
 from ..rasters import NODATA, open_geotiff_for_writing, to_nodata
 from .data import TileSet, crop_batch, load_tiles
-from .device import amp_dtype, autocast, configure_backend, resolve_device, set_threads
+from .device import amp_dtype, autocast, channels_last_for, configure_backend, resolve_device, set_threads
 from .files import load_skt
 from .model import vote
 
@@ -61,9 +61,10 @@ def _runtime(model, device, threads, amp):
     set_threads(threads)
     configure_backend(device)
     model.to(device)
-    # channels_last is faster for these convolutions on CUDA and on the CPU (oneDNN) alike
-    model.to(memory_format=torch.channels_last)
-    return device, amp_dtype(device, amp), True
+    channels_last = channels_last_for(device)
+    if channels_last:  # faster convolutions on CUDA
+        model.to(memory_format=torch.channels_last)
+    return device, amp_dtype(device, amp), channels_last
 
 
 def covering_starts(size, window, stride):

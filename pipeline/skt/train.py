@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
 from .data import Batches, TileSet, align_elements, load_tiles, noise_copy_counts, place, sample_plan
-from .device import (amp_dtype, autocast, configure_backend, grad_scaler, resolve_device, seed_everything,
-                     set_threads)
+from .device import (amp_dtype, autocast, channels_last_for, configure_backend, grad_scaler, resolve_device,
+                     seed_everything, set_threads)
 from .files import load_source, load_torch, save_skt, save_source, save_torch
 from .losses import skt_loss
 from .metrics import SUMMARY, classification_metrics, constant_baseline
@@ -149,7 +149,7 @@ def fit(task, train_batches, test_batches, train_cfg, *, epochs, seed, device, c
     epochs (as an interruption would), leaving the checkpoint for a resume.
     """
     model = task.model.to(device)
-    channels_last = bool(train_cfg.get("channels_last", True))
+    channels_last = channels_last_for(device, train_cfg.get("channels_last", True))
     if channels_last:
         model.to(memory_format=torch.channels_last)
     dtype = amp_dtype(device, bool(train_cfg.get("amp", True)))
@@ -326,7 +326,7 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
     if not finished:
         return summary
     dtype = amp_dtype(device, bool(train.get("amp", True)))
-    channels_last = bool(train.get("channels_last", True))
+    channels_last = channels_last_for(device, train.get("channels_last", True))
     metrics = _final_metrics(network, task.names, test_b, paper_b, int(train.get("batch_size", 64)), device,
                              dtype, channels_last, seed)
     network = network.to("cpu", memory_format=torch.contiguous_format)
@@ -393,7 +393,7 @@ def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="au
     if not finished:
         return summary
     dtype = amp_dtype(device, bool(train.get("amp", True)))
-    channels_last = bool(train.get("channels_last", True))
+    channels_last = channels_last_for(device, train.get("channels_last", True))
     metrics = _final_metrics(skt_model, task.names, test_b, paper_b, int(train.get("batch_size", 64)),
                              device, dtype, channels_last, seed)
     skt_model = skt_model.to("cpu", memory_format=torch.contiguous_format)
