@@ -49,3 +49,39 @@ def test_katanning_runs_without_hand_edits(katanning):
     assert counts.loc["train", "sum"] > 0 and counts.loc["test", "sum"] > 0
     windows = np.load(katanning / "tiles" / "windows.npy", mmap_mode="r")
     assert len(windows) == int((index["split"] != "skipped").sum())
+
+
+@pytest.fixture(scope="module")
+def katanning_cv(tmp_path_factory):
+    """Katanning's cross-validation with the reference maps and the campaign probe only (no training)."""
+    if not os.environ.get("SKT_SHARED_DATA"):
+        pytest.skip("SKT_SHARED_DATA is not set")
+    import yaml
+
+    from workflow_helpers import write_config
+
+    work = tmp_path_factory.mktemp("katanning_cv")
+    config = yaml.safe_load((REPO / "config" / "katanning.yaml").read_text())
+    config["evaluate"]["cv"]["methods"] = []
+    snakemake(work, write_config(config, work / "config.yaml"), "results/katanning/tables/cv_summary.csv",
+              "results/katanning/tables/gad_protocol.csv")
+    return work / "results" / "katanning"
+
+
+def test_katanning_cross_validation_reference_maps_and_campaign_probe(katanning_cv):
+    plan = json.loads((katanning_cv / "cv" / "folds.json").read_text())
+    # 32 sites, 8 clusters at 5 km; 7 sites lie farther than interpolate.max_distance from every sample
+    assert plan["n_sites"] == 32 and plan["n_clusters"] == 8 and plan["n_folds"] == 8
+    assert plan["n_scored"] == 25 and plan["n_outside_area"] == 7
+    summary = pd.read_csv(katanning_cv / "tables" / "cv_summary.csv").set_index("method")
+    assert summary.loc["campaign", "kind"] == "probe"
+    # the untrained Au raster finds held-out sites well above chance; lead and zinc rank them below it
+    assert summary.loc["idw_Au", "heldout_auc"] > 0.75 and summary.loc["idw_Au", "ci_low"] > 0.5
+    assert summary.loc["idw_Zn", "ci_high"] < 0.5
+    assert summary.loc["idw_Au", "best_reference"] == "idw_Au"
+    text = (katanning_cv / "tables" / "cv_summary.md").read_text()
+    assert "outside area" in text and "Campaign of the nearest sample (confound probe)" in text
+    qa = json.loads((katanning_cv / "prepare" / "qa.json").read_text())["samples"]
+    assert qa["harmonise_censoring"]["on"] and "WAMEX_A_NO" == qa["campaigns"]["column"]
+    gad = pd.read_csv(katanning_cv / "tables" / "gad_protocol.csv").set_index("method")
+    assert {"sampling_density", "idw_Au", "campaign"} <= set(gad.index)
