@@ -314,3 +314,22 @@ def test_a_site_on_a_cell_the_map_leaves_empty_ranks_lowest_and_is_counted(surve
     site = next(s for s in rec["sites"] if s["id"] == 0)
     assert site["no_value"] == 1 and site["score"][0] < 1e-3
     assert summary_table([rec], plan, n_boot=100, density="none").iloc[0]["n_sites_no_value"] == 1
+
+
+def test_fold_with_too_few_labelled_samples_keeps_every_element_without_screening():
+    rng = np.random.default_rng(2)
+    xy = rng.uniform([GRID.transform.c, GRID.transform.f - 12000], [GRID.transform.c + 12000, GRID.transform.f],
+                     size=(400, 2))
+    samples = pd.DataFrame({"x": xy[:, 0], "y": xy[:, 1], "X": rng.lognormal(size=400),
+                            "Y": rng.lognormal(size=400), "Z": rng.lognormal(size=400)})
+    plan = plan_for(planted_sites())
+    table = screen_fold(samples, ["X", "Y", "Z"], plan, 0, label_radius=50.0, buffer=plan["buffer"],
+                        available=["X", "Z"], method="rank", min_class_size=10)
+    assert table["selected"].tolist() == [True, False, True]
+    assert table["auc"].isna().all() and table["screening"].iloc[0].startswith("skipped")
+    explicit = screen_fold(samples, ["X", "Y", "Z"], plan, 0, label_radius=50.0, buffer=plan["buffer"],
+                           available=["X", "Z"], method="rank", min_class_size=10, explicit=["Z"])
+    assert explicit["selected"].tolist() == [False, False, True]
+    screened = screen_fold(samples, ["X", "Y", "Z"], plan, 0, label_radius=1500.0, buffer=plan["buffer"],
+                           available=["X", "Z"], method="rank", min_class_size=10)
+    assert (screened["screening"] == "screened").all() and screened["auc"].notna().all()

@@ -75,9 +75,9 @@ def test_katanning_cross_validation_reference_maps_and_campaign_probe(katanning_
     assert plan["n_scored"] == 25 and plan["n_outside_area"] == 7
     summary = pd.read_csv(katanning_cv / "tables" / "cv_summary.csv").set_index("method")
     assert summary.loc["campaign", "kind"] == "probe"
-    # the untrained Au raster finds held-out sites well above chance; lead and zinc rank them below it
+    # the untrained Au raster finds held-out sites well above chance; zinc ranks them below it
     assert summary.loc["idw_Au", "heldout_auc"] > 0.75 and summary.loc["idw_Au", "ci_low"] > 0.5
-    assert summary.loc["idw_Zn", "ci_high"] < 0.5
+    assert summary.loc["idw_Zn", "heldout_auc"] < 0.3
     assert summary.loc["idw_Au", "best_reference"] == "idw_Au"
     text = (katanning_cv / "tables" / "cv_summary.md").read_text()
     assert "outside area" in text and "Campaign of the nearest sample (confound probe)" in text
