@@ -76,7 +76,12 @@ def main(smk):
     table = table.sort_values("gad_auc", ascending=False, kind="stable")
     with atomic_path(smk.output.csv) as tmp:
         table.to_csv(tmp, index=False, float_format="%.4f")
-    lines = ["# Published GeoChemAD protocol (for comparison only)", "", NOTE, "",
+    if len(pool) == 0:
+        log.warning("no sample lies 5 km from every site: the published protocol has no negatives here")
+    empty = ([f"Undefined for this survey: no sample lies 5 km or more from every site (the survey spans "
+              f"{np.ptp(xy[:, 0]) / 1000:.1f} x {np.ptp(xy[:, 1]) / 1000:.1f} km), so there are no negatives.", ""]
+             if len(pool) == 0 else [])
+    lines = ["# Published GeoChemAD protocol (for comparison only)", "", NOTE, "", *empty,
              "| Method | Kind | AUC (mean ± std over 20 runs) | Positives | Negative pool |", "|---|---|---|---|---|"]
     lines += [f"| {r.label} | {r.kind} | {r.gad_auc:.3f} ± {r.gad_std:.3f} | {r.n_positives} | {r.n_negative_pool} |"
               for r in table.itertuples()]
