@@ -65,6 +65,28 @@ class GridSpec:
         return cls(d["crs"], Affine(*d["transform"]), int(d["width"]), int(d["height"]))
 
 
+def near_points_mask(grid, points_xy, distance):
+    """Cells of ``grid`` whose centre lies within ``distance`` (map units) of any point.
+
+    Each point touches only the block of cells it can reach, so the cost grows
+    with the points, not with the grid."""
+    mask = np.zeros(grid.shape, dtype=bool)
+    xy = np.asarray(points_xy, dtype=float).reshape(-1, 2)
+    if len(xy) == 0:
+        return mask
+    dx, dy = grid.cell_size
+    reach_r, reach_c = int(np.ceil(distance / dy)) + 1, int(np.ceil(distance / dx)) + 1
+    rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
+    for (x, y), r, c in zip(xy, rows, cols):
+        r0, r1 = max(r - reach_r, 0), min(r + reach_r + 1, grid.height)
+        c0, c1 = max(c - reach_c, 0), min(c + reach_c + 1, grid.width)
+        if r0 >= r1 or c0 >= c1:
+            continue
+        xs, ys = grid.cell_centres(r0, r1)
+        mask[r0:r1, c0:c1] |= (xs[None, c0:c1] - x) ** 2 + (ys[:, None] - y) ** 2 <= distance ** 2
+    return mask
+
+
 def grid_from_settings(crs, data_bounds, *, extent=None, cell_size=None, width=None,
                        height=None, padding=0.0):
     """Build the grid from config: an extent (or the data's bounds plus padding)

@@ -9,14 +9,13 @@ from affine import Affine
 
 from pipeline.cv.evaluate import evaluate_method, layout_index, summary_table, window_table
 from pipeline.cv.fold_screening import fold_sample_labels, screen_fold
-from pipeline.cv.folds import (assign_folds, cluster_sites, fold_sites, make_folds,
-                               near_points_mask, site_status, window_distance)
+from pipeline.cv.folds import assign_folds, cluster_sites, fold_sites, make_folds, site_status, window_distance
 from pipeline.cv.models import fold_tiles, pixel_fold_map, windows_to_map
 from pipeline.cv.references import campaign_probe_map, robust_anomaly_map, sampled_area, sampling_density_map
 from pipeline.cv.scores import gad_auc, gad_samples, pa_intersection, site_scores
 from pipeline.cv.tables import summary_markdown
 from pipeline.errors import InputError
-from pipeline.grid import GridSpec
+from pipeline.grid import GridSpec, near_points_mask
 from pipeline.rasters import write_geotiff
 from pipeline.stack import zscore_stack
 from pipeline.tiles import TileLayout, write_tiles

@@ -49,7 +49,7 @@ from sklearn.tree import DecisionTreeClassifier
 from ..errors import InputError
 from ..methods import CLASSICAL
 from ..evaluation.metrics import balanced_noise_copies
-from ..grid import GridSpec
+from ..grid import GridSpec, near_points_mask
 from ..rasters import NODATA, open_geotiff_for_writing, to_nodata
 
 NAMES = CLASSICAL
@@ -272,19 +272,10 @@ def footprint_mask(index, shape, window, split="train"):
 def _near_sites_mask(grid, site_xy, distance, site_rows_below, area):
     """Cells of ``area`` whose centre is within ``distance`` of a site in a row
     above ``site_rows_below`` (the training part)."""
-    mask = np.zeros(grid.shape, dtype=bool)
     xy = np.asarray(site_xy, dtype=float).reshape(-1, 2)
     rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
     inside = (rows >= 0) & (rows < min(grid.height, site_rows_below)) & (cols >= 0) & (cols < grid.width)
-    dx, dy = grid.cell_size
-    reach_r, reach_c = int(np.ceil(distance / dy)) + 1, int(np.ceil(distance / dx)) + 1
-    for (x, y), r, c in zip(xy[inside], rows[inside], cols[inside]):
-        r0, r1 = max(r - reach_r, 0), min(r + reach_r + 1, grid.height)
-        c0, c1 = max(c - reach_c, 0), min(c + reach_c + 1, grid.width)
-        xs, ys = grid.cell_centres(r0, r1)
-        dist2 = (xs[None, c0:c1] - x) ** 2 + (ys[:, None] - y) ** 2
-        mask[r0:r1, c0:c1] |= dist2 <= distance ** 2
-    return mask & area, int(inside.sum())
+    return near_points_mask(grid, xy[inside], distance) & area, int(inside.sum())
 
 
 def _valid_pixels(block):

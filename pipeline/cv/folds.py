@@ -149,25 +149,6 @@ def fold_sites(plan, fold):
     return xy[held], xy[~held]
 
 
-def near_points_mask(grid, points_xy, distance):
-    """Cells whose centre lies within ``distance`` (map units) of any point."""
-    mask = np.zeros(grid.shape, dtype=bool)
-    xy = np.asarray(points_xy, dtype=float).reshape(-1, 2)
-    if len(xy) == 0:
-        return mask
-    dx, dy = grid.cell_size
-    reach_r, reach_c = int(np.ceil(distance / dy)) + 1, int(np.ceil(distance / dx)) + 1
-    rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
-    for (x, y), r, c in zip(xy, rows, cols):
-        r0, r1 = max(r - reach_r, 0), min(r + reach_r + 1, grid.height)
-        c0, c1 = max(c - reach_c, 0), min(c + reach_c + 1, grid.width)
-        if r0 >= r1 or c0 >= c1:
-            continue
-        xs, ys = grid.cell_centres(r0, r1)
-        mask[r0:r1, c0:c1] |= (xs[None, c0:c1] - x) ** 2 + (ys[:, None] - y) ** 2 <= distance ** 2
-    return mask
-
-
 def window_distance(grid, rows, cols, window, points_xy):
     """Distance (map units) from each window footprint to the nearest point (0 inside)."""
     rows = np.asarray(rows, dtype=np.int64)

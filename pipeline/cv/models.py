@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
 from ..baselines.classical import fit_pixel_masks, fit_window_baseline, predict_stack, predict_windows
-from ..grid import GridSpec
+from ..errors import InputError
+from ..grid import GridSpec, near_points_mask
 from ..rasters import write_geotiff
 from ..skt.data import load_tiles
-from .folds import fold_sites, fold_window_roles, near_points_mask
+from .folds import fold_sites, fold_window_roles
 
 
 def pixel_fold_map(method, stack_path, elements, plan, fold, out_path, *, label_distance, buffer, seed=0,

@@ -8,7 +8,8 @@ import numpy as np
 
 from pipeline.atomic import write_json
 from pipeline.cv.evaluate import evaluate_method, evaluation_setting
-from pipeline.cv.folds import fold_sites, near_points_mask
+from pipeline.cv.folds import fold_sites
+from pipeline.grid import near_points_mask
 from pipeline.cv.references import campaign_probe_map, nearest_campaign
 from pipeline.errors import InputError
 from pipeline.evaluation.tables import json_safe
