@@ -53,7 +53,7 @@ def evaluate_method(name, kind, fold_maps, plan, area_mask, *, window_index=None
     seeds = sorted(fold_maps)
     site_rows = {}
     windows = []
-    grid = None
+    tests = {}  # each fold's test windows, the same for every seed
     for seed in seeds:
         for f in range(plan["n_folds"]):
             path = fold_maps[seed].get(f)
@@ -76,8 +76,10 @@ def evaluate_method(name, kind, fold_maps, plan, area_mask, *, window_index=None
                     site_rows[s["id"]]["area_from_top"].append(float(a))
                     site_rows[s["id"]]["no_value"] += int(not ok)
             if window_index is not None:
-                roles = fold_window_roles(grid, window_index, window, plan, f, buffer)
-                test = roles[roles["split"] == "test"]
+                if f not in tests:
+                    roles = fold_window_roles(grid, window_index, window, plan, f, buffer)
+                    tests[f] = roles[roles["split"] == "test"]
+                test = tests[f]
                 ws = window_scores(prob, area, test["row"].to_numpy(), test["col"].to_numpy(), window)
                 ok = np.isfinite(ws)
                 windows.append({"seed": seed, "fold": f, "labels": test["label"].to_numpy()[ok].tolist(),
@@ -100,6 +102,13 @@ def _window_metrics(labels, scores, probability):
     return out | {"n": int(labels.size), "n_pos": int(labels.sum())}
 
 
+def _mean_over_seeds(metrics):
+    """Each window metric averaged over seeds (NaN when no seed has it), with the counts."""
+    out = {k: float(np.nanmean([m[k] for m in metrics])) if any(np.isfinite(m[k]) for m in metrics)
+           else float("nan") for k in WINDOW_METRICS}
+    return out | {"n": metrics[0]["n"], "n_pos": metrics[0]["n_pos"]}
+
+
 def window_table(records):
     """Window metrics per method: each fold (mean over seeds) and pooled over folds."""
     rows = []
@@ -109,10 +118,7 @@ def window_table(records):
             by_fold.setdefault(w["fold"], []).append(w)
         for fold, entries in sorted(by_fold.items()):
             ms = [_window_metrics(e["labels"], e["scores"], rec["probability"]) for e in entries]
-            rows.append({"method": rec["method"], "kind": rec["kind"], "fold": str(fold),
-                         **{k: float(np.nanmean([m[k] for m in ms])) if any(np.isfinite(m[k]) for m in ms)
-                            else float("nan") for k in WINDOW_METRICS},
-                         "n": ms[0]["n"], "n_pos": ms[0]["n_pos"]})
+            rows.append({"method": rec["method"], "kind": rec["kind"], "fold": str(fold), **_mean_over_seeds(ms)})
         seeds = sorted({w["seed"] for w in rec["windows"]})
         pooled = []
         for seed in seeds:
@@ -120,10 +126,7 @@ def window_table(records):
             pooled.append(_window_metrics(sum((e["labels"] for e in entries), []),
                                           sum((e["scores"] for e in entries), []), rec["probability"]))
         if pooled:
-            rows.append({"method": rec["method"], "kind": rec["kind"], "fold": "pooled",
-                         **{k: float(np.nanmean([m[k] for m in pooled])) if any(np.isfinite(m[k]) for m in pooled)
-                            else float("nan") for k in WINDOW_METRICS},
-                         "n": pooled[0]["n"], "n_pos": pooled[0]["n_pos"]})
+            rows.append({"method": rec["method"], "kind": rec["kind"], "fold": "pooled", **_mean_over_seeds(pooled)})
     return pd.DataFrame(rows)
 
 

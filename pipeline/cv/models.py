@@ -15,7 +15,7 @@ import numpy as np
 from ..baselines.classical import fit_pixel_masks, fit_window_baseline, predict_stack, predict_windows
 from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
-from ..rasters import write_geotiff
+from ..rasters import grid_of, write_geotiff
 from ..skt.data import load_tiles
 from .folds import fold_sites, fold_window_roles
 
@@ -23,8 +23,6 @@ from .folds import fold_sites, fold_window_roles
 def pixel_fold_map(method, stack_path, elements, plan, fold, out_path, *, label_distance, buffer, seed=0,
                    balance="undersample", max_samples=None, n_jobs=1):
     """Fit a per-pixel classical model in one fold and write its probability map."""
-    from ..rasters import grid_of
-
     grid = grid_of(stack_path)
     held_xy, train_xy = fold_sites(plan, fold)
     training = ~near_points_mask(grid, held_xy, buffer)

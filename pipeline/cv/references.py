@@ -126,3 +126,16 @@ def campaign_probe_map(campaign_codes, positive_mask, train_mask, area_mask):
     hits = np.bincount(codes[train & np.asarray(positive_mask, bool)], minlength=n).astype(float)
     rate = (hits + 1.0) / (total + 2.0)
     return np.where(area_mask, rate[codes], np.nan).astype(np.float32)
+
+
+def reference_map_paths(rasters_dir, density_path, anomaly_path):
+    """{name: GeoTIFF} of every reference map: sampling density, robust anomaly and
+    each element raster of the interpolate stage (``idw_{element}``, in rasters.json order)."""
+    import json
+    from pathlib import Path
+
+    folder = Path(rasters_dir)
+    maps = {"sampling_density": str(density_path), "robust_anomaly": str(anomaly_path)}
+    elements = json.loads((folder / "rasters.json").read_text())["elements"]
+    maps.update({f"idw_{e}": str(folder / f"{e}.tif") for e in elements})
+    return maps

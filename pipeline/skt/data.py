@@ -42,10 +42,8 @@ class TileSet:
         """The same windows seen through other elements (a subset, by name) and
         another index (e.g. one cross-validation fold's splits); nothing is copied."""
         elements = list(elements or self.elements)
-        positions = align_elements(elements, self.elements, where=self.path)
         return TileSet(windows=self.windows, index=self.index if index is None else index, elements=elements,
-                       window=self.window, meta=self.meta, path=self.path,
-                       channels=[self._channel(p) for p in positions])
+                       window=self.window, meta=self.meta, path=self.path, channels=self._channels_of(elements))
 
     def _channel(self, position):
         return position if self.channels is None else self.channels[position]
@@ -54,10 +52,11 @@ class TileSet:
         positions = align_elements(elements or self.elements, self.elements, where=self.path)
         return [self._channel(p) for p in positions]
 
-    def read(self, ids):
-        """float32 windows (n, C', S, S) of the given tile ids, in this view's elements."""
+    def read(self, ids, elements=None):
+        """float32 windows (n, C', S, S) of the given tile ids, channels in ``elements``
+        order (default this view's elements); reads just these windows from the memmap."""
         x = np.asarray(self.windows[np.asarray(ids, dtype=np.int64)])
-        channels = self._channels_of(None)
+        channels = self._channels_of(elements)
         if channels != list(range(self.windows.shape[1])):
             x = x[:, channels]
         return np.ascontiguousarray(x, dtype=np.float32)
@@ -70,11 +69,7 @@ class TileSet:
     def arrays(self, split, elements=None):
         """(x float32 (n, C', S, S), y int64 (n,), tile ids) with channels in ``elements`` order."""
         ids, labels = self.ids(split)
-        channels = self._channels_of(elements)
-        x = np.asarray(self.windows[ids])      # reads just these windows from the memmap
-        if channels != list(range(self.windows.shape[1])):
-            x = x[:, channels]
-        return np.ascontiguousarray(x, dtype=np.float32), labels, ids
+        return self.read(ids, elements), labels, ids
 
     def split_windows(self, split, elements=None, max_bytes=None):
         """Like ``arrays`` but the windows come as a float32 tensor when they take at

@@ -2,12 +2,12 @@
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 
 from pipeline.atomic import write_json
 from pipeline.cv.evaluate import evaluate_method, evaluation_setting
+from pipeline.cv.references import reference_map_paths
 from pipeline.evaluation.tables import json_safe
 from pipeline.runlog import logging_to
 
@@ -18,9 +18,7 @@ def main(smk):
     plan = json.loads(open(smk.input.plan).read())
     tiles = smk.params.tiles
     area, index, _ = evaluation_setting(smk.input.density, tiles)
-    maps = {"sampling_density": smk.input.density, "robust_anomaly": smk.input.anomaly}
-    elements = json.loads((Path(smk.input.rasters) / "rasters.json").read_text())["elements"]
-    maps.update({f"idw_{e}": str(Path(smk.input.rasters) / f"{e}.tif") for e in elements})
+    maps = reference_map_paths(smk.input.rasters, smk.input.density, smk.input.anomaly)
     records = []
     for name, path in maps.items():
         same = {0: {f: path for f in range(plan["n_folds"])}}

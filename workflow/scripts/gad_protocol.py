@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.atomic import atomic_path, write_text
+from pipeline.cv.references import reference_map_paths
 from pipeline.cv.scores import gad_auc, gad_samples
 from pipeline.cv.tables import method_label
 from pipeline.rasters import read_band
@@ -42,9 +43,7 @@ def main(smk):
     inside = (rows >= 0) & (rows < grid.height) & (cols >= 0) & (cols < grid.width)
     nearest, pool = gad_samples(xy, sites[["x", "y"]].to_numpy())
     out = []
-    maps = {"sampling_density": smk.input.density, "robust_anomaly": smk.input.anomaly}
-    elements = json.loads((Path(smk.input.rasters) / "rasters.json").read_text())["elements"]
-    maps.update({f"idw_{e}": str(Path(smk.input.rasters) / f"{e}.tif") for e in elements})
+    maps = reference_map_paths(smk.input.rasters, smk.input.density, smk.input.anomaly)
     for name, path in maps.items():
         v = values_at(path, rows, cols, inside)
         mean, std = gad_auc(v[nearest], v[pool])
