@@ -14,7 +14,7 @@ import yaml
 from .errors import InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
-SECTIONS = ("prepare", "screen", "interpolate", "tiles", "source", "skt", "model", "train", "predict",
+SECTIONS = ("prepare", "screen", "interpolate", "stack", "tiles", "source", "skt", "model", "train", "predict",
             "baselines", "evaluate")
 
 

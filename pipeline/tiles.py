@@ -20,6 +20,7 @@ from shapely.geometry import box
 from .atomic import atomic_path, write_json
 from .errors import InputError
 from .grid import GridSpec
+from .window_inputs import VALIDITY, band_names, fill_values, input_names, read_inputs
 
 # GDAL's block cache defaults to 5 % of RAM and would fill with the stack's blocks
 # on a large grid. It needs to hold one row of blocks of every band: the windows'
@@ -91,7 +92,7 @@ def _cache_bytes(src):
     return max(_MIN_CACHE_BYTES, int(1.25 * src.count * block_rows * src.width * 4))
 
 
-def _write_windows(path, src, kept, shape):
+def _write_windows(path, src, kept, shape, names):
     """Write the kept windows to an .npy file with plain sequential writes.
 
     Not a memory map: the pages of a written map count as resident memory until
@@ -108,19 +109,21 @@ def _write_windows(path, src, kept, shape):
         start = f.tell()
         item = bands * size * size * 4
         for row in np.unique(rows):
-            block = src.read(window=Window(0, int(row), src.width, size), masked=True)
-            block = block.filled(0.0).astype(np.float32)
+            block, _ = read_inputs(src, names, Window(0, int(row), src.width, size))
             for i in np.flatnonzero(rows == row):
                 f.seek(start + int(i) * item)
                 f.write(block[:, :, cols[i]:cols[i] + size].tobytes())
         f.truncate(start + n * item)
 
 
-def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False):
+def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False,
+                validity_band=False):
     """Cut the stack into windows and write the tile products to ``out_dir``.
 
-    Writes ``windows.npy`` (N, bands, window, window) float32 with nodata as 0 (the
-    z-score mean), ``index.csv`` and ``index.gpkg`` (footprints), ``tiles.json``.
+    Writes ``windows.npy`` (N, channels, window, window) float32: the stack's bands
+    with nodata filled by each band's recorded fill (``pipeline.window_inputs``),
+    then, with ``validity_band``, a channel that is 1 where every band holds data;
+    ``index.csv`` and ``index.gpkg`` (footprints), ``tiles.json``.
     Windows whose valid area is below ``min_valid_fraction`` are left out of the
     arrays; they stay in the index with split "skipped" so that nothing vanishes.
     Returns the summary written to tiles.json.
@@ -128,7 +131,9 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
     out_dir = Path(out_dir)
     with rasterio.open(stack_path) as src, rasterio.Env(GDAL_CACHEMAX=_cache_bytes(src)):
         grid = GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
-        names = [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
+        elements = band_names(src)
+        names = input_names(elements, validity_band)
+        fills = dict(zip(elements, fill_values(src, range(1, src.count + 1)).tolist()))
         nodata = src.nodata
         index = build_tile_index(grid, site_xy, layout)
         site_xy = np.asarray(site_xy, dtype=float).reshape(-1, 2)
@@ -157,7 +162,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
         n_kept = int(keep.sum())
         shape = (n_kept, len(names), layout.window, layout.window)
         with atomic_path(out_dir / "windows.npy") as tmp:
-            _write_windows(tmp, src, index.iloc[:n_kept], shape)
+            _write_windows(tmp, src, index.iloc[:n_kept], shape, names)
     index = index[INDEX_COLUMNS]
     with atomic_path(out_dir / "index.csv") as tmp:
         index.to_csv(tmp, index=False)
@@ -171,7 +176,8 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
               for split in ("train", "test", "skipped")}
     summary = {"elements": names, "window": layout.window, "stride": layout.stride,
                "split_row": layout.split_row, "min_valid_fraction": min_valid_fraction,
-               "nodata_in_stack": nodata, "nodata_filled_with": 0.0, "grid": grid.to_dict(),
+               "nodata_in_stack": nodata, "nodata_filled_with": fills, "validity_band": VALIDITY in names,
+               "grid": grid.to_dict(),
                "sites_inside_grid": int(inside.sum()), "sites_total": int(len(site_xy)),
                "counts": counts}
     write_json(out_dir / "tiles.json", summary)

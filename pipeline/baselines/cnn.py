@@ -44,22 +44,18 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import rasterio
 import torch
-from rasterio.windows import Window
 from torch import nn
 from torchvision import models as tvm
 from torchvision.models.efficientnet import MBConvConfig
 
+from ..dense_map import dense_map, stride_for
 from ..errors import InputError
 from ..methods import CNNS
-from ..grid import GridSpec
-from ..rasters import write_geotiff
 from ..skt.data import load_tiles
 from ..skt.device import (amp_dtype, autocast, channels_last_for, configure_backend, resolve_device,
                           seed_everything, set_threads)
 from ..skt.files import load_torch, save_torch
-from ..skt.predict import band_indexes, covering_starts
 from ..skt.resnet import resnet18 as narrow_resnet18
 from ..skt.train import Task, _file_stamp, _prepare, batch_probabilities, fingerprint, fit
 
@@ -241,7 +237,7 @@ def train_cnn(tiles, *, method, width=1.0, train, seed=42, device="auto", thread
 def _probabilities(model, x, batch_size, device, dtype):
     out = []
     for start in range(0, len(x), batch_size):
-        batch = torch.from_numpy(x[start:start + batch_size]).to(device)
+        batch = torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size])).to(device)
         with autocast(device, dtype):
             logits = model(batch)
         out.append(torch.softmax(logits.float(), 1)[:, 1].cpu())
@@ -250,11 +246,10 @@ def _probabilities(model, x, batch_size, device, dtype):
 
 def predict_cnn_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64, window=None, device="auto",
                     threads=None, amp=True):
-    """Dense probability GeoTIFF of a CNN baseline on the stack's grid: windows slide
-    with ``overlap`` and each pixel gets the mean probability of the windows covering
-    it (as SKT's map). Nodata where every stack band is nodata. Returns a summary."""
-    if not 0 <= float(overlap) < 1:
-        raise InputError(f"predict.overlap must be in [0, 1), got {overlap}")
+    """Dense probability GeoTIFF of a CNN baseline on the stack's grid, made as
+    SKT's map (``pipeline.dense_map``). Nodata where every stack band is nodata.
+    Returns a summary."""
+    stride_for(1, overlap)  # a bad overlap fails before the model loads
     model, info = load_cnn(model_path)
     device = resolve_device(device)
     set_threads(threads)
@@ -262,38 +257,17 @@ def predict_cnn_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size
     model.to(device)
     dtype = amp_dtype(device, amp)
     win = int(window or info["window"])
-    stride = max(1, int(round(win * (1 - float(overlap)))))
-    with rasterio.open(stack_path) as src:
-        grid = GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
-        bands = band_indexes(src, info["elements"], stack_path)
-        H, W = src.height, src.width
-        nodata = (src.read_masks(bands) == 0).all(axis=0)
-        acc = np.zeros((H, W), dtype=np.float64)
-        cnt = np.zeros((H, W), dtype=np.float32)
-        cols, n_windows = covering_starts(W, win, stride), 0
-        for r in covering_starts(H, win, stride):
-            h = min(win, H - r)
-            block = src.read(bands, window=Window(0, r, W, h), masked=True)
-            # zero-filled like the training windows, padded when the grid is smaller than a window
-            data = np.zeros((len(bands), win, max(W, win)), dtype=np.float32)
-            data[:, :h, :W] = block.filled(0.0)
-            origins = [c for c in cols if not nodata[r:r + h, c:c + win].all()]
-            if not origins:
-                continue
-            prob = _probabilities(model, np.stack([data[:, :, c:c + win] for c in origins]), batch_size, device,
-                                  dtype)
-            n_windows += len(origins)
-            for c, p in zip(origins, prob):
-                acc[r:r + h, c:c + win] += p
-                cnt[r:r + h, c:c + win] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = acc / cnt
-    out[nodata | (cnt == 0)] = np.nan
-    write_geotiff(out_path, out, grid, [f"{info['method']}_probability"],
-                  tags={"method": info["method"], "window": win, "stride": stride, "overlap": overlap,
-                        "elements": ",".join(info["elements"]), "model": str(model_path)})
-    return {"window": win, "stride": stride, "windows": n_windows, "width": W, "height": H,
-            "device": str(device), "method": info["method"]}
+    stride = stride_for(win, overlap)
+
+    def score(x):
+        return _probabilities(model, x, batch_size, device, dtype)[None]
+
+    summary = dense_map(score, stack_path, info["elements"],
+                        [(out_path, [f"{info['method']}_probability"], lambda v: v)], window=win, stride=stride,
+                        batch_size=batch_size,
+                        tags={"method": info["method"], "overlap": overlap, "elements": ",".join(info["elements"]),
+                              "model": str(model_path)})
+    return {**summary, "device": str(device), "method": info["method"]}
 
 
 def parameter_count(network):

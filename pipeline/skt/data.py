@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from ..errors import InputError
+from ..window_inputs import VALIDITY, input_names
 
 REQUIRED_COLUMNS = ("tile_id", "row", "col", "split", "label", "n_sites")
 SPLITS = ("train", "test", "skipped")
@@ -38,10 +39,15 @@ class TileSet:
     #: position in ``windows``' channel axis of each of ``elements`` (None: in order)
     channels: list = None
 
+    @property
+    def validity_band(self):
+        return VALIDITY in self.elements
+
     def view(self, elements=None, index=None):
         """The same windows seen through other elements (a subset, by name) and
-        another index (e.g. one cross-validation fold's splits); nothing is copied."""
-        elements = list(elements or self.elements)
+        another index (e.g. one cross-validation fold's splits); nothing is copied.
+        The validity band, when the tiles have one, stays in every view."""
+        elements = input_names(elements or self.elements, self.validity_band)
         return TileSet(windows=self.windows, index=self.index if index is None else index, elements=elements,
                        window=self.window, meta=self.meta, path=self.path, channels=self._channels_of(elements))
 
@@ -49,7 +55,8 @@ class TileSet:
         return position if self.channels is None else self.channels[position]
 
     def _channels_of(self, elements):
-        positions = align_elements(elements or self.elements, self.elements, where=self.path)
+        elements = input_names(elements, self.validity_band) if elements else self.elements
+        positions = align_elements(elements, self.elements, where=self.path)
         return [self._channel(p) for p in positions]
 
     def read(self, ids, elements=None):

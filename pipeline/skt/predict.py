@@ -3,27 +3,20 @@
 * ``predict_map``: dense map. Windows slide over the whole stack with a chosen
   overlap; every pixel gets the mean "with mines" probability of the windows that
   cover it, per target network, and the SKT map is the mean over target networks
-  (the soft version of the vote). The stack is read one strip of window rows at a
-  time and finished rows are written as soon as no later window touches them, so
-  memory is bounded by a strip, never the whole grid.
+  (the soft version of the vote); ``pipeline.dense_map`` does the windowing.
 * ``predict_tiles``: the paper's Figure 7 view: one prediction per window of the
   tile index, as a GeoPackage layer of window footprints.
 """
 
-import contextlib
-import math
-
 import geopandas as gpd
 import numpy as np
-import rasterio
 import torch
-from rasterio.windows import Window
 from shapely.geometry import box
 
 from ..atomic import atomic_path
+from ..dense_map import dense_map, stride_for
 from ..errors import InputError
 from ..grid import GridSpec
-from ..rasters import NODATA, open_geotiff_for_writing, to_nodata
 from .data import TileSet, crop_batch, load_tiles
 from .device import amp_dtype, autocast, channels_last_for, configure_backend, resolve_device, set_threads
 from .files import load_skt
@@ -67,28 +60,9 @@ def _runtime(model, device, threads, amp):
     return device, amp_dtype(device, amp), channels_last
 
 
-def covering_starts(size, window, stride):
-    """Window origins covering [0, size): regular steps plus one flush with the end."""
-    if size <= window:
-        return [0]
-    starts = list(range(0, size - window + 1, stride))
-    if starts[-1] != size - window:
-        starts.append(size - window)
-    return starts
-
-
-def band_indexes(src, elements, path):
-    names = [d or "" for d in src.descriptions]
-    missing = [e for e in elements if e not in names]
-    if missing:
-        raise InputError(f"the stack has no band named {missing} (bands: {names}); the model needs "
-                         f"{list(elements)}", path=path)
-    return [names.index(e) + 1 for e in elements]
-
-
 def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64, window=None, device="auto",
                 threads=None, amp=True, target_paths=None, progress=False):
-    """Dense prospectivity GeoTIFF on the stack's grid.
+    """Dense prospectivity GeoTIFF on the stack's grid (``pipeline.dense_map``).
 
     ``out_path``: band 1 "skt_probability" (mean over target networks), then one
     band per target network ("{name}_probability"). ``target_paths``: optional list
@@ -96,96 +70,33 @@ def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64,
     default the tiles' window (as the test metrics); ``overlap``: fraction shared by neighbouring windows.
     Nodata where every band of the stack is nodata. Returns a summary dict.
     """
-    if not 0 <= float(overlap) < 1:
-        raise InputError(f"predict.overlap must be in [0, 1), got {overlap}")
+    stride_for(1, overlap)  # a bad overlap fails before the model loads
     model, info = load_skt(model_path)
     device, dtype, channels_last = _runtime(model, device, threads, amp)
     names = model.names
-    m = len(names)
-    if target_paths is not None and len(target_paths) != m:
-        raise ValueError(f"{len(target_paths)} target paths for {m} target networks")
+    if target_paths is not None and len(target_paths) != len(names):
+        raise ValueError(f"{len(target_paths)} target paths for {len(names)} target networks")
     win = int(window or info.get("window") or info.get("crop"))
     if win < model.min_input_size():
         raise InputError(f"inference window {win} is smaller than the model needs ({model.min_input_size()})")
-    stride = max(1, int(round(win * (1 - float(overlap)))))
-    with rasterio.open(stack_path) as src:
-        grid = GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
-        if grid.crs is None:
-            raise InputError("the stack has no CRS", path=stack_path)
-        bands = band_indexes(src, model.elements, stack_path)
-        H, W = src.height, src.width
-        rows, cols = covering_starts(H, win, stride), covering_starts(W, win, stride)
-        per_chunk = max(1, math.ceil(batch_size / len(cols)))
-        chunks = [rows[i:i + per_chunk] for i in range(0, len(rows), per_chunk)]
-        descriptions = ["skt_probability"] + [f"{n}_probability" for n in names]
-        n_windows = 0
-        with contextlib.ExitStack() as stack:
-            dst = stack.enter_context(open_geotiff_for_writing(out_path, grid, descriptions))
-            extra = [stack.enter_context(open_geotiff_for_writing(p, grid, [f"{n}_probability"]))
-                     for p, n in zip(target_paths or [], names)]
-            acc = np.zeros((m, 0, W), dtype=np.float64)
-            cnt = np.zeros((0, W), dtype=np.float64)
-            buf0 = 0
-            for k, chunk in enumerate(_progress(chunks, progress)):
-                top, bottom = chunk[0], min(chunk[-1] + win, H)
-                block = src.read(bands, window=Window(0, top, W, bottom - top), masked=True)
-                # zero-filled like the training windows, padded when the grid is smaller than a window
-                data = np.zeros((len(bands), max(bottom - top, win), max(W, win)), dtype=np.float32)
-                data[:, :bottom - top, :W] = block.filled(0.0)
-                empty = np.ones(data.shape[1:], dtype=bool)
-                empty[:bottom - top, :W] = np.ma.getmaskarray(block).all(axis=0)
-                origins = [(r, c) for r in chunk for c in cols
-                           if not empty[r - top:r - top + win, c:c + win].all()]
-                acc, cnt = _grow(acc, cnt, bottom - buf0)
-                if origins:
-                    x = np.stack([data[:, r - top:r - top + win, c:c + win] for r, c in origins])
-                    probs = window_probabilities(model, x, batch_size=batch_size, device=device, dtype=dtype,
-                                                 channels_last=channels_last)
-                    n_windows += len(origins)
-                    for (r, c), p in zip(origins, probs.T):
-                        r0, r1, c1 = r - buf0, min(r + win, H) - buf0, min(c + win, W)
-                        acc[:, r0:r1, c:c1] += p[:, None, None]
-                        cnt[r0:r1, c:c1] += 1
-                # rows above the next strip's first window are final
-                done = chunks[k + 1][0] if k + 1 < len(chunks) else H
-                n = done - buf0
-                if n > 0:
-                    _write_rows(src, bands, [dst] + extra, acc[:, :n], cnt[:n], buf0)
-                    acc, cnt, buf0 = acc[:, n:], cnt[n:], done
-            dst.update_tags(window=win, stride=stride, overlap=overlap, elements=",".join(model.elements),
-                            targets=",".join(names), model=str(model_path))
-    return {"window": win, "stride": stride, "windows": n_windows, "targets": names,
-            "width": W, "height": H, "device": str(device)}
+    stride = stride_for(win, overlap)
+
+    def score(x):
+        return window_probabilities(model, x, batch_size=batch_size, device=device, dtype=dtype,
+                                    channels_last=channels_last)
+
+    outputs = [(out_path, ["skt_probability"] + [f"{n}_probability" for n in names],
+                lambda v: np.concatenate([v.mean(axis=0, keepdims=True), v]))]
+    outputs += [(p, [f"{n}_probability"], lambda v, i=i: v[i:i + 1])
+                for i, (p, n) in enumerate(zip(target_paths or [], names))]
+    summary = dense_map(score, stack_path, model.elements, outputs, window=win, stride=stride,
+                        batch_size=batch_size, progress=_progress if progress else None,
+                        tags={"overlap": overlap, "elements": ",".join(model.elements), "targets": ",".join(names),
+                              "model": str(model_path)})
+    return {**summary, "targets": names, "device": str(device)}
 
 
-def _grow(acc, cnt, rows):
-    """Extend the accumulators to at least ``rows`` rows."""
-    grow = rows - cnt.shape[0]
-    if grow <= 0:
-        return acc, cnt
-    return (np.concatenate([acc, np.zeros((acc.shape[0], grow, acc.shape[2]))], axis=1),
-            np.concatenate([cnt, np.zeros((grow, cnt.shape[1]))], axis=0))
-
-
-def _write_rows(src, bands, outputs, acc, cnt, row0):
-    """Write finished rows: mean over windows per target, their mean, nodata where the
-    stack has nodata in every band."""
-    n, width = cnt.shape
-    masks = src.read_masks(bands, window=Window(0, row0, width, n))
-    nodata = (masks == 0).all(axis=0) | (cnt == 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_target = acc / cnt[None]
-    per_target[:, nodata] = np.nan
-    out = to_nodata(np.concatenate([per_target.mean(axis=0)[None], per_target]), NODATA)
-    window = Window(0, row0, width, n)
-    outputs[0].write(out, window=window)
-    for i, single in enumerate(outputs[1:]):
-        single.write(out[i + 1:i + 2], window=window)
-
-
-def _progress(items, enabled):
-    if not enabled:
-        return items
+def _progress(items):
     from tqdm.auto import tqdm
     return tqdm(items, desc="predict", unit="strip")
 

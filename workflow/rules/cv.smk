@@ -59,6 +59,8 @@ rule cv_stack:
     output:
         stack="results/{dataset}/cv/stack.tif",
         stats="results/{dataset}/cv/stack.json",
+    params:
+        stack=settings("stack"),
     log:
         "results/{dataset}/logs/cv/stack.log",
     benchmark:

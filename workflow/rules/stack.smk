@@ -1,5 +1,5 @@
 rule stack:
-    """z-score each selected raster over its valid cells into one multi-band GeoTIFF (eq. 5)."""
+    """Each selected raster transformed (stack.transform) and scaled over its valid cells (eq. 5) into one multi-band GeoTIFF."""
     conda:
         CONDA_ENV
     input:
@@ -8,6 +8,8 @@ rule stack:
     output:
         stack="results/{dataset}/stack/zscore.tif",
         stats="results/{dataset}/stack/zscore.json",
+    params:
+        stack=settings("stack"),
     log:
         "results/{dataset}/logs/stack.log",
     benchmark:

@@ -24,7 +24,9 @@ def main(smk):
         (skipped if constant else kept).append(name)
     if skipped:
         log.info("left out of the stack, no spread over the grid: %s", ", ".join(skipped))
-    stats = zscore_stack([folder / f"{n}.tif" for n in kept], kept, smk.output.stack)
+    opts = smk.params.stack
+    stats = zscore_stack([folder / f"{n}.tif" for n in kept], kept, smk.output.stack, transform=opts["transform"],
+                         scaling=opts["scaling"], fill=opts["fill"])
     write_json(smk.output.stats, {"elements": kept, "left_out_constant": skipped, "statistics": stats})
 
 

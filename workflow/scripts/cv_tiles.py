@@ -18,7 +18,8 @@ def main(smk):
     layout = TileLayout(opts["window"], opts["stride"], grid.height)
     sites = read_points(smk.input.sites)
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
-                          Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"])
+                          Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"],
+                          validity_band=opts["validity_band"])
     log.info("%d windows kept, %d with sites; %d skipped", summary["counts"]["train"]["windows"],
              summary["counts"]["train"]["with_mines"], summary["counts"]["skipped"]["windows"])
 

@@ -16,9 +16,14 @@ def main(smk):
     table = pd.read_csv(smk.input.elements)
     names = list(table.loc[table["selected"], "element"])
     paths = [Path(smk.input.rasters) / f"{n}.tif" for n in names]
-    stats = zscore_stack(paths, names, smk.output.stack)
+    opts = smk.params.stack
+    stats = zscore_stack(paths, names, smk.output.stack, transform=opts["transform"], scaling=opts["scaling"],
+                         fill=opts["fill"])
+    log.info("stack: %s transform, %s scaling, nodata filled with the band %s", opts["transform"], opts["scaling"],
+             opts["fill"])
     for name, s in stats.items():
-        log.info("%s: mean %.4g, std %.4g over %d cells", name, s["mean"], s["std"], s["n_valid"])
+        log.info("%s: centre %.4g, scale %.4g, fill %.3g over %d cells (%d raised to the log floor)", name,
+                 s["centre"], s["scale"], s["fill"], s["n_valid"], s["n_raised_to_floor"])
     write_json(smk.output.stats, {"elements": names, "statistics": stats})
 
 

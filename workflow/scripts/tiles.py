@@ -18,7 +18,8 @@ def main(smk):
     layout = TileLayout(opts["window"], opts["stride"], split_row)
     sites = read_points(smk.input.sites)
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
-                          Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"])
+                          Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"],
+                          validity_band=opts["validity_band"])
     for split, c in summary["counts"].items():
         log.info("%s: %d windows, %d with mines", split, c["windows"], c["with_mines"])
     log.info("tiles: %d of %d sites inside the grid; %d training and %d test windows (%d skipped)",

@@ -1,0 +1,91 @@
+"""What a model sees of the stack: element bands with nodata filled, and a
+validity band. One implementation for the training windows (``tiles``), every
+dense map and every baseline, so a model never meets inputs at prediction that
+differ from those it learnt on.
+
+Nodata is filled with each band's ``fill`` value, which the stack stage records
+(the band's median after transform and scaling): filling with 0 after z-scoring
+raw, skewed concentrations made unsampled ground look enriched. The validity
+band (named ``VALIDITY``) is 1 where every band of the stack holds data and 0
+elsewhere, so a model can tell filled cells from measured ones.
+"""
+
+import numpy as np
+from rasterio.windows import Window
+
+from .errors import InputError
+
+#: name of the validity channel among a model's inputs
+VALIDITY = "valid"
+
+
+def element_names(names):
+    """The input names that are stack bands (all but the validity band)."""
+    return [n for n in names if n != VALIDITY]
+
+
+def input_names(elements, validity_band):
+    """A model's input channels: the elements, then the validity band when used."""
+    elements = element_names(elements)
+    return elements + [VALIDITY] if validity_band else elements
+
+
+def band_names(src):
+    return [d or f"band{i}" for i, d in enumerate(src.descriptions, start=1)]
+
+
+def band_indexes(src, elements, path=None):
+    """1-based stack band of each element name; an error names what is missing."""
+    names = band_names(src)
+    missing = [e for e in elements if e not in names]
+    if missing:
+        raise InputError(f"the stack has no band named {missing} (bands: {names}); the model needs "
+                         f"{list(elements)}", path=path)
+    return [names.index(e) + 1 for e in elements]
+
+
+def fill_values(src, bands):
+    """Each band's nodata fill from the stack's tags (0, the z-score mean, for a
+    stack written before fills were recorded)."""
+    return np.array([float(src.tags(b).get("fill", 0.0)) for b in bands], dtype=np.float32)
+
+
+def fill_block(block, fill, valid=None):
+    """(bands, rows, cols) masked array -> float32 with each band's masked cells set
+    to its ``fill``; with ``valid`` (rows, cols) bool, a last channel holding it."""
+    data = np.ma.getdata(block).astype(np.float32, copy=True)
+    mask = np.ma.getmaskarray(block)
+    fill = np.asarray(fill, dtype=np.float32).reshape(-1, 1, 1)
+    np.copyto(data, np.broadcast_to(fill, data.shape), where=mask)
+    if valid is None:
+        return data
+    return np.concatenate([data, np.asarray(valid, dtype=np.float32)[None]])
+
+
+def read_inputs(src, names, window, path=None):
+    """The model inputs ``names`` (elements, optionally ``VALIDITY``) over a
+    rasterio ``window`` of the open stack, as float32 (len(names), rows, cols),
+    plus the (rows, cols) mask of cells where every stack band is nodata.
+
+    Cells outside the raster (a window past its edge) read as nodata.
+    """
+    names = list(names)
+    elements = element_names(names)
+    bands = band_indexes(src, elements, path)
+    block = src.read(bands, window=window, masked=True, boundless=_past_edge(src, window), fill_value=src.nodata)
+    masks = src.read_masks(window=window, boundless=_past_edge(src, window)) > 0
+    valid = masks.all(axis=0)
+    empty = ~masks.any(axis=0)
+    filled = fill_block(block, fill_values(src, bands))
+    if VALIDITY not in names:
+        return filled, empty
+    out = np.empty((len(names), *filled.shape[1:]), dtype=np.float32)
+    positions = [i for i, n in enumerate(names) if n != VALIDITY]
+    out[positions] = filled
+    out[names.index(VALIDITY)] = valid
+    return out, empty
+
+
+def _past_edge(src, window):
+    w = Window(*window.flatten()) if not isinstance(window, Window) else window
+    return w.col_off < 0 or w.row_off < 0 or w.col_off + w.width > src.width or w.row_off + w.height > src.height
