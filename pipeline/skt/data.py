@@ -305,14 +305,17 @@ class Batches:
     ``x``: (n, C, S, S) tensor (on the training device when it fits) or a
     ``WindowReader`` over the memory-mapped tiles, ``labels``:
     (n,), ``plan``: (positions, copies) from ``sample_plan``. Training batches are
-    shuffled random crops; evaluation batches are centre crops in plan order.
-    Copies > 0 get N(0, noise_std^2) noise, drawn afresh for each batch.
+    shuffled random crops (with ``views`` > 1, that many independent crops of each
+    window, for networks that each see their own); evaluation batches are centre
+    crops in plan order. Copies > 0 get N(0, noise_std^2) noise, drawn afresh for
+    each batch.
     """
 
-    def __init__(self, x, labels, plan, *, crop, noise_std, device, augment="none"):
+    def __init__(self, x, labels, plan, *, crop, noise_std, device, augment="none", views=1):
         if augment not in AUGMENT:
             raise InputError(f"train.augment must be one of {AUGMENT}, got {augment!r}")
         self.augment = augment
+        self.views = int(views)
         self.device = device
         self.x = x
         self.y = torch.tensor(np.asarray(labels), dtype=torch.long).to(device)
@@ -324,16 +327,25 @@ class Batches:
     def __len__(self):
         return len(self.positions)
 
-    def _make(self, order, offsets, noise_gen, transforms=None):
-        pos = self.positions[order]
+    def _crop(self, pos, offsets, noise_gen, noisy, transforms):
         x = crop_batch(self.x, pos.to(self.x.device), self.crop, offsets)
         x = x.to(self.device, non_blocking=True)
         if transforms is not None:
             x = dihedral(x, transforms)
-        noisy = self.copies[order] > 0
         if self.noise_std > 0 and bool(noisy.any()):
             noise = torch.randn(x.shape, generator=noise_gen, device=self.device, dtype=x.dtype)
             x = x + noise * (self.noise_std * noisy.to(self.device, x.dtype)).view(-1, 1, 1, 1)
+        return x
+
+    def _make(self, order, offsets, noise_gen, transforms=None):
+        """x (B, C, crop, crop), or with ``views`` > 1 a list of such crops (one per
+        view, each at its own offsets, (B, views, 2)), and labels."""
+        pos = self.positions[order]
+        noisy = self.copies[order] > 0
+        if offsets is not None and offsets.dim() == 3:
+            x = [self._crop(pos, offsets[:, v], noise_gen, noisy, transforms) for v in range(offsets.shape[1])]
+        else:
+            x = self._crop(pos, offsets, noise_gen, noisy, transforms)
         return x, self.y[pos.to(self.device)]
 
     def train_batches(self, batch_size, index_gen, noise_gen):
@@ -342,7 +354,8 @@ class Batches:
         n = len(self)
         perm = torch.randperm(n, generator=index_gen)
         span = self.x.shape[-1] - self.crop + 1
-        offsets = torch.randint(0, max(span, 1), (n, 2), generator=index_gen)
+        shape = (n, 2) if self.views == 1 else (n, self.views, 2)
+        offsets = torch.randint(0, max(span, 1), shape, generator=index_gen)
         transforms = torch.randint(0, 8, (n,), generator=index_gen) if self.augment == "flips" else None
         for start in range(0, n, batch_size):
             order = perm[start:start + batch_size]

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..errors import InputError
 from .resnet import resnet18
-from .transfer import freeze, transferred_network
+from .transfer import TransferConv2d, freeze, transferred_network
 
 
 class SoftMask(nn.Module):
@@ -120,15 +120,25 @@ class SKTModel(nn.Module):
     def min_input_size(self):
         return 2 * max(self.dilations) + 1
 
+    def selection_matrices(self):
+        """Every target convolution's selection matrix P (none without transfer)."""
+        return [m.selection for t in self.targets for m in t.modules() if isinstance(m, TransferConv2d)]
+
     def forward(self, x):
-        if x.shape[-1] < self.min_input_size() or x.shape[-2] < self.min_input_size():
-            raise ValueError(f"input {tuple(x.shape[-2:])} is too small for dilation {max(self.dilations)}")
+        """``x``: one batch all target networks see, or a list of one batch per
+        target network (per-target crops of the same windows)."""
+        views = list(x) if isinstance(x, (list, tuple)) else [x] * len(self.targets)
+        if len(views) != len(self.targets):
+            raise ValueError(f"{len(views)} input views for {len(self.targets)} target networks")
+        size = min(min(v.shape[-2:]) for v in views)
+        if size < self.min_input_size():
+            raise ValueError(f"input {tuple(views[0].shape[-2:])} is too small for dilation {max(self.dilations)}")
         # The mask (eq. 6) and the dilated convolution (eq. 7) are both linear and per
         # element, so conv(x * M) == conv_with_kernel_times_M(x): folding M into the
         # 3x3 kernels gives the same result without a gradient for the input
         # batch, which halves the cost of the dilated convolution's backward pass.
         scale = self.mask.weight if self.mask is not None else None
-        return [net(dil(x, scale)) for dil, net in zip(self.dilated, self.targets)]
+        return [net(dil(v, scale)) for v, dil, net in zip(views, self.dilated, self.targets)]
 
 
 def build_skt(elements, skt_cfg, model_cfg, *, source=None, zauc=None):

@@ -59,13 +59,25 @@ def skt_task(model, skt_cfg):
     beta = float(skt_cfg.get("beta", 0.7))
     temperature = float(skt_cfg.get("temperature", 1.0))
     distill = bool(skt_cfg.get("distillation", True))
+    l1 = float(skt_cfg.get("selection_l1", 0.0))
+    selections = model.selection_matrices() if l1 > 0 else []
 
     def loss(logits, y):
         total, ce, kd = skt_loss(logits, y, order, beta=beta, temperature=temperature, distillation=distill)
         terms = {f"ce_{n}": v for n, v in zip(model.names, ce)}
         terms.update({f"kd_{n}": v for n, v in zip(model.names, kd)})
+        if selections:
+            # the sparsity the paper asks of the weight selection (section 3.3), as an L1 term
+            penalty = l1 * selection_l1(selections)
+            terms["l1_selection"] = penalty
+            total = total + penalty
         return total, terms
     return Task(model, model.names, loss)
+
+
+def selection_l1(selections):
+    """Sum of |P| over every selection matrix."""
+    return torch.stack([p.abs().sum() for p in selections]).sum()
 
 
 def train_step(task, x, y, optimizer, scaler, device, dtype):
@@ -140,6 +152,21 @@ def _log_row(epoch, lr, sums, count, metrics):
     return row
 
 
+SCHEDULES = ("step", "cosine")
+
+
+def lr_scheduler(optimizer, train_cfg, epochs):
+    """step: the paper's halving every ``lr_step`` epochs (which never acts in a run
+    shorter than ``lr_step``); cosine: decay to 0 over the epochs actually run."""
+    kind = train_cfg.get("lr_schedule", "step")
+    if kind == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(epochs), 1))
+    if kind != "step":
+        raise InputError(f"train.lr_schedule must be one of {SCHEDULES}, got {kind!r}")
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(train_cfg.get("lr_step", 30)),
+                                           gamma=float(train_cfg.get("lr_gamma", 0.5)))
+
+
 def fit(task, train_batches, test_batches, train_cfg, *, epochs, seed, device, checkpoint_path=None,
         log_path=None, stamp=None, progress=True, stop_after=None, desc="train"):
     """Train ``task.model`` for ``epochs`` epochs, resuming from ``checkpoint_path``
@@ -158,8 +185,7 @@ def fit(task, train_batches, test_batches, train_cfg, *, epochs, seed, device, c
     optimizer = torch.optim.SGD(params, lr=float(train_cfg.get("lr", 0.1)),
                                 momentum=float(train_cfg.get("momentum", 0.01)),
                                 weight_decay=float(train_cfg.get("weight_decay", 1e-4)))
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(train_cfg.get("lr_step", 30)),
-                                                gamma=float(train_cfg.get("lr_gamma", 0.5)))
+    scheduler = lr_scheduler(optimizer, train_cfg, epochs)
     batch_size = int(train_cfg.get("batch_size", 64))
     index_gen = torch.Generator().manual_seed(seed)
     noise_gen = torch.Generator(device=device).manual_seed(seed + 1)
@@ -190,7 +216,8 @@ def fit(task, train_batches, test_batches, train_cfg, *, epochs, seed, device, c
                    disable=not progress, leave=False, unit="batch")
         for x, y in bar:
             if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+                x = ([v.contiguous(memory_format=torch.channels_last) for v in x] if isinstance(x, list)
+                     else x.contiguous(memory_format=torch.channels_last))
             terms = train_step(task, x, y, optimizer, scaler, device, dtype)
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + v * len(y)
@@ -223,8 +250,10 @@ def _fmt(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _prepare(tiles, elements, train_cfg, device):
-    """Train and test Batches (test without and with noise copies) plus counts."""
+def _prepare(tiles, elements, train_cfg, device, views=1):
+    """Train and test Batches (test without and with noise copies) plus counts.
+    ``views``: independent random crops of each training window (one per SKT
+    target network with ``skt.independent_crops``)."""
     limit = train_cfg.get("max_in_memory_mb", 1024)
     max_bytes = None if limit is None else float(limit) * 2**20
     train_x, train_y, _ = tiles.split_windows("train", elements, max_bytes)
@@ -245,7 +274,7 @@ def _prepare(tiles, elements, train_cfg, device):
     x_train = place(train_x, device)
     x_test = place(test_x, device)
     augment = train_cfg.get("augment", "none")
-    train = Batches(x_train, train_y, plan, crop=crop, noise_std=std, device=device, augment=augment)
+    train = Batches(x_train, train_y, plan, crop=crop, noise_std=std, device=device, augment=augment, views=views)
     # evaluation sees whole windows: the label says whether a site lies anywhere in the window
     test = Batches(x_test, test_y, sample_plan(test_y, "none"), crop=tiles.window, noise_std=0.0, device=device)
     paper = Batches(x_test, test_y, sample_plan(test_y, "noise", majority), crop=tiles.window, noise_std=std,
@@ -371,7 +400,8 @@ def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="au
                                                  f"the source network's width {source_net.width}")
     width = source_net.width if source_net is not None else int(model.get("width", 16))
     skt_model = build_skt(elements, skt, dict(model, width=width), source=source_net, zauc=zauc)
-    train_b, test_b, paper_b, info = _prepare(tiles, elements, train, device)
+    views = len(skt_model.dilations) if skt.get("independent_crops", False) else 1
+    train_b, test_b, paper_b, info = _prepare(tiles, elements, train, device, views=views)
     if info["crop"] < skt_model.min_input_size():
         raise InputError(f"train.crop {info['crop']} is too small for skt.dilations up to "
                          f"{max(skt_model.dilations)} (needs at least {skt_model.min_input_size()})")
