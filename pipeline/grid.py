@@ -121,3 +121,23 @@ def grid_from_settings(crs, data_bounds, *, extent=None, cell_size=None, width=N
     top = cy + height * size / 2
     return GridSpec(crs=str(crs), transform=Affine(size, 0.0, left, 0.0, -size, top),
                     width=int(width), height=int(height))
+
+
+def window_distance(grid, rows, cols, window, points_xy):
+    """Distance (map units) from each window footprint to the nearest point (0 inside)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    xy = np.asarray(points_xy, dtype=float).reshape(-1, 2)
+    out = np.full(len(rows), np.inf)
+    if len(xy) == 0 or len(rows) == 0:
+        return out
+    dx, dy = grid.cell_size
+    xmin = grid.transform.c + cols * dx
+    xmax = xmin + window * dx
+    ymax = grid.transform.f - rows * dy
+    ymin = ymax - window * dy
+    for x, y in xy:
+        gx = np.maximum(np.maximum(xmin - x, x - xmax), 0.0)
+        gy = np.maximum(np.maximum(ymin - y, y - ymax), 0.0)
+        out = np.minimum(out, np.hypot(gx, gy))
+    return out

@@ -20,6 +20,7 @@ from shapely.geometry import box
 from .atomic import atomic_path, write_json
 from .errors import InputError
 from .grid import GridSpec
+from .pu import UNLABELLED, apply_pu
 from .window_inputs import VALIDITY, band_names, fill_values, input_names, read_inputs
 
 # GDAL's block cache defaults to 5 % of RAM and would fill with the stack's blocks
@@ -117,13 +118,15 @@ def _write_windows(path, src, kept, shape, names):
 
 
 def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False,
-                validity_band=False):
+                validity_band=False, pu=None):
     """Cut the stack into windows and write the tile products to ``out_dir``.
 
     Writes ``windows.npy`` (N, channels, window, window) float32: the stack's bands
     with nodata filled by each band's recorded fill (``pipeline.window_inputs``),
     then, with ``validity_band``, a channel that is 1 where every band holds data;
-    ``index.csv`` and ``index.gpkg`` (footprints), ``tiles.json``.
+    ``index.csv`` and ``index.gpkg`` (footprints), ``tiles.json``. ``pu``: the
+    tiles section's settings for keeping doubtful negatives out of training
+    (``pipeline.pu``; their windows get the split "unlabelled").
     Windows whose valid area is below ``min_valid_fraction`` are left out of the
     arrays; they stay in the index with split "skipped" so that nothing vanishes.
     Returns the summary written to tiles.json.
@@ -163,6 +166,8 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
         shape = (n_kept, len(names), layout.window, layout.window)
         with atomic_path(out_dir / "windows.npy") as tmp:
             _write_windows(tmp, src, index.iloc[:n_kept], shape, names)
+    if pu:
+        index = apply_pu(index, np.load(out_dir / "windows.npy", mmap_mode="r"), grid, layout.window, site_xy, pu)
     index = index[INDEX_COLUMNS]
     with atomic_path(out_dir / "index.csv") as tmp:
         index.to_csv(tmp, index=False)
@@ -173,7 +178,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
         gdf.to_file(tmp, layer="tiles", driver="GPKG")
     counts = {split: {"windows": int((index["split"] == split).sum()),
                       "with_mines": int(((index["split"] == split) & (index["label"] == 1)).sum())}
-              for split in ("train", "test", "skipped")}
+              for split in ("train", "test", "skipped", UNLABELLED)}
     summary = {"elements": names, "window": layout.window, "stride": layout.stride,
                "split_row": layout.split_row, "min_valid_fraction": min_valid_fraction,
                "nodata_in_stack": nodata, "nodata_filled_with": fills, "validity_band": VALIDITY in names,

@@ -246,9 +246,9 @@ def read_index(index):
         if bad.size:
             raise InputError("not an integer", path=path, column=col, rows=(bad + first).tolist())
     splits = index["split"].astype(str)
-    bad = np.flatnonzero(~splits.isin(["train", "test", "skipped"]).to_numpy())
+    bad = np.flatnonzero(~splits.isin(["train", "test", "skipped", "unlabelled"]).to_numpy())
     if bad.size:
-        raise InputError("split must be train, test or skipped", path=path, column="split",
+        raise InputError("split must be train, test, skipped or unlabelled", path=path, column="split",
                          rows=(bad + first).tolist())
     bad = np.flatnonzero(~pd.to_numeric(index["label"]).isin([0, 1]).to_numpy())
     if bad.size:

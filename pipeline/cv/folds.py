@@ -14,6 +14,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
+from ..grid import window_distance
 
 #: columns of a sites layer tried, in order, for a readable site name
 NAME_COLUMNS = ("SHORT_NAME", "Name", "NAME", "name", "SITE_NAME", "site_name", "Site", "site")
@@ -147,26 +148,6 @@ def fold_sites(plan, fold):
     xy = np.array([[s["x"], s["y"]] for s in plan["sites"]], dtype=float).reshape(-1, 2)
     held = np.array([s["fold"] == int(fold) for s in plan["sites"]], dtype=bool)
     return xy[held], xy[~held]
-
-
-def window_distance(grid, rows, cols, window, points_xy):
-    """Distance (map units) from each window footprint to the nearest point (0 inside)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
-    xy = np.asarray(points_xy, dtype=float).reshape(-1, 2)
-    out = np.full(len(rows), np.inf)
-    if len(xy) == 0 or len(rows) == 0:
-        return out
-    dx, dy = grid.cell_size
-    xmin = grid.transform.c + cols * dx
-    xmax = xmin + window * dx
-    ymax = grid.transform.f - rows * dy
-    ymin = ymax - window * dy
-    for x, y in xy:
-        gx = np.maximum(np.maximum(xmin - x, x - xmax), 0.0)
-        gy = np.maximum(np.maximum(ymin - y, y - ymax), 0.0)
-        out = np.minimum(out, np.hypot(gx, gy))
-    return out
 
 
 def fold_window_roles(grid, index, window, plan, fold, buffer):

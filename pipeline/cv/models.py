@@ -15,6 +15,7 @@ import numpy as np
 from ..baselines.classical import fit_pixel_masks, fit_window_baseline, predict_stack, predict_windows
 from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
+from ..pu import apply_pu
 from ..rasters import grid_of, write_geotiff
 from ..skt.data import load_tiles
 from .folds import fold_sites, fold_window_roles
@@ -34,11 +35,15 @@ def pixel_fold_map(method, stack_path, elements, plan, fold, out_path, *, label_
     return model.counts
 
 
-def fold_tiles(tiles_dir, elements, plan, fold, buffer):
-    """The cross-validation tiles as one fold sees them (a TileSet view) and its grid."""
+def fold_tiles(tiles_dir, elements, plan, fold, buffer, pu=None):
+    """The cross-validation tiles as one fold sees them (a TileSet view) and its
+    grid. ``pu``: the tiles section's settings for doubtful negatives
+    (``pipeline.pu``), judged from the fold's training sites only."""
     tiles = load_tiles(tiles_dir)
     grid = GridSpec.from_dict(tiles.meta["grid"])
     index = fold_window_roles(grid, tiles.index, tiles.window, plan, fold, buffer)
+    if pu:
+        index = apply_pu(index, tiles.windows, grid, tiles.window, fold_sites(plan, fold)[1], pu)
     train = index[index["split"] == "train"]
     if train.empty or train["label"].nunique() < 2:
         raise InputError(f"fold {fold}: {len(train)} training windows ({int(train['label'].sum())} with a site) lie "
@@ -61,10 +66,10 @@ def windows_to_map(scores, rows, cols, window, grid):
 
 
 def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer, seed=0, balance="noise",
-                    noise_variance=0.01, pool=None, max_features=5000, n_jobs=1):
+                    noise_variance=0.01, pool=None, max_features=5000, n_jobs=1, pu=None):
     """Fit a classical model on pooled windows in one fold and map it: every kept
     window is scored and each cell takes the mean of its windows."""
-    view, grid = fold_tiles(tiles_dir, elements, plan, fold, buffer)
+    view, grid = fold_tiles(tiles_dir, elements, plan, fold, buffer, pu)
     x, y, _ = view.arrays("train")
     model = fit_window_baseline(method, x, y, pool=pool, seed=seed, balance=balance,
                                 noise_variance=noise_variance, n_jobs=n_jobs, max_features=max_features)
@@ -82,7 +87,7 @@ def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer
 
 def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path, *, buffer, train, model=None,
                   skt=None, source=None, width=1.0, seed=0, device="auto", threads=None, predict=None,
-                  work_dir=None, zauc=None):
+                  work_dir=None, zauc=None, pu=None):
     """Train a CNN baseline or SKT (with its own source network) in one fold and
     map it with the same sliding-window prediction as the main maps. ``zauc``:
     the fold's screening Z_AUC per element, for ``skt.mask_init: zauc``."""
@@ -90,7 +95,7 @@ def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path,
     from ..skt.predict import predict_map
     from ..skt.train import train_skt, train_source
 
-    view, _ = fold_tiles(tiles_dir, elements, plan, fold, buffer)
+    view, _ = fold_tiles(tiles_dir, elements, plan, fold, buffer, pu)
     work = Path(work_dir or Path(out_path).with_suffix(""))
     work.mkdir(parents=True, exist_ok=True)
     predict = predict or {}

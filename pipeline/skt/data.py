@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..window_inputs import VALIDITY, input_names
 
 REQUIRED_COLUMNS = ("tile_id", "row", "col", "split", "label", "n_sites")
-SPLITS = ("train", "test", "skipped")
+SPLITS = ("train", "test", "skipped", "unlabelled")
 
 
 @dataclass

@@ -132,6 +132,7 @@ rule cv_fit:
     params:
         baselines=settings("baselines"),
         label_distance=pixel_label_distance,
+        tiles=settings("tiles"),
         train=settings("train"),
         model=settings("model"),
         skt=settings("skt"),

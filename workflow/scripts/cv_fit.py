@@ -28,13 +28,14 @@ def main(smk):
         counts = window_fold_map(method, Path(smk.input.tiles[0]).parent, elements, plan, fold, out,
                                  buffer=plan["buffer"], seed=seed, balance=b["window_balance"],
                                  noise_variance=smk.params.noise_variance, pool=b["window_pool"],
-                                 max_features=b["max_features"], n_jobs=smk.threads)
+                                 max_features=b["max_features"], n_jobs=smk.threads, pu=smk.params.tiles)
     else:
         counts = deep_fold_map(method, Path(smk.input.tiles[0]).parent, smk.input.stack, elements, plan, fold, out,
                                buffer=plan["buffer"], train=smk.params.train, model=smk.params.model,
                                skt=smk.params.skt, source=smk.params.source, width=b["cnn_width"], seed=seed,
                                device=smk.params.device, threads=smk.threads, predict=smk.params.predict,
-                               work_dir=smk.params.work, zauc=dict(zip(table["element"], table["z_auc"])))
+                               work_dir=smk.params.work, zauc=dict(zip(table["element"], table["z_auc"])),
+                               pu=smk.params.tiles)
     log.info("%s fold %d seed %d on %s: %s", method, fold, seed, ", ".join(elements), counts)
 
 

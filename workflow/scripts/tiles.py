@@ -19,7 +19,7 @@ def main(smk):
     sites = read_points(smk.input.sites)
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"],
-                          validity_band=opts["validity_band"])
+                          validity_band=opts["validity_band"], pu=opts)
     for split, c in summary["counts"].items():
         log.info("%s: %d windows, %d with mines", split, c["windows"], c["with_mines"])
     log.info("tiles: %d of %d sites inside the grid; %d training and %d test windows (%d skipped)",
