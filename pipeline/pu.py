@@ -14,6 +14,8 @@ cross-validation fold's alike):
   per-channel mean from the positives' mean.
 """
 
+import logging
+
 import numpy as np
 
 from .errors import InputError
@@ -21,6 +23,11 @@ from .grid import window_distance
 
 UNLABELLED = "unlabelled"
 NEGATIVES = ("all", "likely")
+#: the buffer is not applied when it would keep fewer than this share of the
+#: negatives (a survey dense in sites, where nearly every window is near one)
+MIN_NEGATIVE_SHARE = 0.25
+
+log = logging.getLogger(__name__)
 
 
 def unlabelled_near_sites(index, grid, window, site_xy, buffer):
@@ -33,7 +40,16 @@ def unlabelled_near_sites(index, grid, window, site_xy, buffer):
     d = np.full(len(out), np.inf)
     d[negative] = window_distance(grid, out["row"].to_numpy()[negative], out["col"].to_numpy()[negative], window,
                                   site_xy)
-    out.loc[negative & (d <= float(buffer)), "split"] = UNLABELLED
+    near = negative & (d <= float(buffer))
+    left = int(negative.sum() - near.sum())
+    if left < max(2, MIN_NEGATIVE_SHARE * negative.sum()):
+        log.warning("tiles.unlabelled_buffer of %g m would leave %d of %d site-free training windows as negatives; "
+                    "not applied (sites are too dense for it: lower the buffer or the window)", buffer, left,
+                    int(negative.sum()))
+        return out
+    log.info("%d site-free training windows within %g m of a site are unlabelled, not negatives; %d negatives left",
+             int(near.sum()), buffer, left)
+    out.loc[near, "split"] = UNLABELLED
     return out
 
 

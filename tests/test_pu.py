@@ -31,6 +31,8 @@ def test_site_free_windows_near_a_site_become_unlabelled(grid):
     assert list(out["split"]) == ["train", UNLABELLED, "train", "train", "test"]
     assert list(index["split"]) == ["train", "train", "train", "train", "test"]   # a copy
     assert list(unlabelled_near_sites(index, grid, 10, site, buffer=0)["split"]) == list(index["split"])
+    # a buffer that would leave fewer than a quarter of the negatives is not applied
+    assert list(unlabelled_near_sites(index, grid, 10, site, buffer=1000.0)["split"]) == list(index["split"])
 
 
 def test_likely_negatives_keep_those_least_like_the_positives():
@@ -44,10 +46,10 @@ def test_likely_negatives_keep_those_least_like_the_positives():
 
 def test_apply_pu_defaults_to_a_quarter_window(grid):
     site = np.array([[400000 + 155.0, 2401000 - 155.0]])
-    index = _index([(10, 10), (0, 19), (0, 20)], [1, 0, 0])
-    windows = np.zeros((3, 1, 10, 10), dtype=np.float32)
+    index = _index([(10, 10), (0, 19), (0, 20), (0, 50), (0, 60)], [1, 0, 0, 0, 0])
+    windows = np.zeros((5, 1, 10, 10), dtype=np.float32)
     out = apply_pu(index, windows, grid, 10, site, {"unlabelled_buffer": None, "negatives": "all"})
     # a quarter window is 25 m: (0, 19) lies hypot(35, 55) = 65 m from the site, (0, 20) 71 m
-    assert list(out["split"]) == ["train", "train", "train"]
+    assert list(out["split"]) == ["train"] * 5
     out = apply_pu(index, windows, grid, 10, site, {"unlabelled_buffer": 68.0, "negatives": "all"})
-    assert list(out["split"]) == ["train", UNLABELLED, "train"]
+    assert list(out["split"]) == ["train", UNLABELLED, "train", "train", "train"]

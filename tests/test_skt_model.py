@@ -1,5 +1,7 @@
 """SKT network: shapes, receptive fields, where gradients flow, ablation switches."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -82,19 +84,24 @@ def test_untrained_target_computes_the_source_on_its_crop(mode):
             torch.testing.assert_close(z, source(x[..., rho:-rho, rho:-rho]), rtol=0, atol=1e-6)
 
 
-def test_effective_kernel_formulas():
-    src = nn.Conv2d(2, 3, 3, bias=False)
-    for mode in ("product", "additive"):
-        conv = TransferConv2d(2, 3, 3, mode=mode)
+def test_effective_kernels_have_the_worked_out_values():
+    # a 1 x 2 x 1 x 1 kernel: source (2, -1), selection P (0.5, 3), target w_t (4, 2)
+    src = nn.Conv2d(2, 1, 1, bias=False)
+    with torch.no_grad():
+        src.weight.copy_(torch.tensor([2.0, -1.0]).view(1, 2, 1, 1))
+    expected = {"product": [4.0, -6.0],     # (2 * 0.5) * 4, (-1 * 3) * 2
+                "additive": [5.0, -1.0]}    # 2 * 0.5 + 4, -1 * 3 + 2
+    for mode, values in expected.items():
+        conv = TransferConv2d(2, 1, 1, mode=mode)
         conv.bind(src)
         with torch.no_grad():
-            conv.selection.uniform_(-1, 1)
-            conv.weight.uniform_(-1, 1)
-        expected = (src.weight * conv.selection * conv.weight if mode == "product"
-                    else src.weight * conv.selection + conv.weight)
-        torch.testing.assert_close(conv.effective_weight(), expected)
+            conv.selection.copy_(torch.tensor([0.5, 3.0]).view(1, 2, 1, 1))
+            conv.weight.copy_(torch.tensor([4.0, 2.0]).view(1, 2, 1, 1))
+        assert conv.effective_weight().flatten().tolist() == values
+        # the convolution uses that kernel: input (1, 1) at one pixel gives the kernel's sum
+        assert conv(torch.ones(1, 2, 1, 1)).item() == pytest.approx(sum(values))
     with pytest.raises(ValueError, match="does not match"):
-        TransferConv2d(2, 4, 3).bind(src)
+        TransferConv2d(2, 4, 3).bind(nn.Conv2d(2, 3, 3, bias=False))
 
 
 def test_gradients_reach_selection_and_target_kernels_not_source():
@@ -144,14 +151,42 @@ def test_distillation_in_the_model_leaves_the_top_network_untouched():
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in low.parameters())
 
 
-def test_total_loss_is_eq_12():
-    logits = [torch.randn(4, 2) for _ in range(3)]
-    y = torch.tensor([0, 1, 1, 0])
-    total, ce, kd = skt_loss(logits, y, [0, 1, 2], beta=0.7)
-    torch.testing.assert_close(total, sum(ce) + 0.7 * sum(kd))
-    off, ce_off, kd_off = skt_loss(logits, y, [0, 1, 2], beta=0.7, distillation=False)
-    torch.testing.assert_close(off, sum(ce))
-    assert all(k.item() == 0 for k in kd_off) and sum(kd).item() > 0
+# two networks: N_0 (larger input) gives p = (1/2, 1/2), N_1 gives p = (3/4, 1/4); the label is 0
+HAND_LOGITS = [torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(3.0), 0.0]])]
+CE = [math.log(2.0), -math.log(0.75)]
+KL_TEACHER_STUDENT = 0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(0.5 / 0.25)   # KL(p_0 || p_1) = 0.143841
+KL_SWAPPED = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)           # KL(p_1 || p_0) = 0.130812
+
+
+def test_total_loss_is_eq_12_on_worked_out_values():
+    y = torch.tensor([0])
+    total, ce, kd = skt_loss(HAND_LOGITS, y, [0, 1], beta=0.7)
+    assert [c.item() for c in ce] == pytest.approx(CE, abs=1e-6)
+    assert total.item() == pytest.approx(CE[0] + CE[1] + 0.7 * KL_TEACHER_STUDENT, abs=1e-6)   # 1.081517
+    off, _, kd_off = skt_loss(HAND_LOGITS, y, [0, 1], beta=0.7, distillation=False)
+    assert off.item() == pytest.approx(CE[0] + CE[1], abs=1e-6)
+    assert all(k.item() == 0 for k in kd_off)
+
+
+def test_distillation_is_eq_10_in_its_direction():
+    """KL(teacher || student), the teacher the larger-input network and detached:
+    swapping the KL's arguments, or teacher and student, gives other values."""
+    kd = distillation_losses(HAND_LOGITS, [0, 1])
+    assert kd[0].item() == 0.0
+    assert kd[1].item() == pytest.approx(KL_TEACHER_STUDENT, abs=1e-6)
+    assert abs(KL_TEACHER_STUDENT - KL_SWAPPED) > 0.01
+    # N_1 as the teacher (order reversed): N_0 is now the student of KL(p_1 || p_0)
+    reversed_kd = distillation_losses(HAND_LOGITS, [1, 0])
+    assert reversed_kd[1].item() == 0.0 and reversed_kd[0].item() == pytest.approx(KL_SWAPPED, abs=1e-6)
+    # with a temperature T both are softened and the loss is scaled by T^2
+    t = 2.0
+    p0, p1 = np.array([0.5, 0.5]), np.array([3 ** 0.5, 1.0]) / (3 ** 0.5 + 1)
+    soft = float(np.sum(p0 * np.log(p0 / p1))) * t * t
+    assert distillation_losses(HAND_LOGITS, [0, 1], temperature=t)[1].item() == pytest.approx(soft, abs=1e-6)
+    # the teacher gets no gradient, the student does
+    logits = [z.clone().requires_grad_(True) for z in HAND_LOGITS]
+    distillation_losses(logits, [0, 1])[1].backward()
+    assert logits[0].grad is None and logits[1].grad.abs().sum() > 0
 
 
 def test_each_part_can_be_switched_off():

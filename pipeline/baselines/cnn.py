@@ -57,7 +57,7 @@ from ..skt.device import (amp_dtype, autocast, channels_last_for, configure_back
                           seed_everything, set_threads)
 from ..skt.files import load_torch, save_torch
 from ..skt.resnet import resnet18 as narrow_resnet18
-from ..skt.train import Task, _file_stamp, _prepare, batch_probabilities, fingerprint, fit
+from ..skt.train import Task, batch_probabilities, file_stamp, fingerprint, fit, prepare_batches
 
 NAMES = CNNS
 #: Table 3 networks that are not run, and why.
@@ -182,7 +182,7 @@ def score_windows(model, tiles, elements, train_cfg, *, seed, device, batch_size
     training does). Uses the SKT training's data preparation, so every deep model
     sees the same windows, channels and copies.
     """
-    _, test, paper, _ = _prepare(tiles, elements, train_cfg, device)
+    _, test, paper, _ = prepare_batches(tiles, elements, train_cfg, device)
     dtype = amp_dtype(device, bool(train_cfg.get("amp", True)))
     channels_last = channels_last_for(device, train_cfg.get("channels_last", True))
     batch_size = int(batch_size or train_cfg.get("batch_size", 64))
@@ -211,9 +211,9 @@ def train_cnn(tiles, *, method, width=1.0, train, seed=42, device="auto", thread
     seed = int(seed)
     seed_everything(seed)
     network = build_cnn(method, len(tiles.elements), width)
-    train_b, test_b, _, info = _prepare(tiles, tiles.elements, train, device)
+    train_b, test_b, _, info = prepare_batches(tiles, tiles.elements, train, device)
     stamp = fingerprint("cnn", method, float(width), dict(train), seed, tiles.elements, info,
-                        _file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
+                        file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
     log.info("%s: device %s, %d threads, width %g, %d parameters, elements %s", method, device,
              torch.get_num_threads(), width, parameter_count(network), tiles.elements)
     task = cnn_task(network, method)

@@ -13,6 +13,8 @@ yet Table 3 prints 43.73. So ``f1`` here is the macro F1; ``f1_weighted`` and
 ``f1_mines`` (binary, class 1) are reported beside it.
 """
 
+import math
+
 import numpy as np
 
 from ..errors import InputError
@@ -22,6 +24,9 @@ from ..errors import InputError
 #: train 78 + 359 -> 1092 + 1077 = 2169 windows.
 PAPER_TEST_FACTORS = {0: 3, 1: 7}
 PAPER_TRAIN_FACTORS = {0: 3, 1: 14}
+
+#: a window is predicted "with mines" when its probability is at least this
+THRESHOLD = 0.5
 
 METRIC_KEYS = ("accuracy", "recall", "precision", "specificity", "balanced_accuracy", "f1",
                "f1_macro", "f1_weighted", "f1_mines", "f1_no_mines", "roc_auc",
@@ -79,7 +84,7 @@ def _average_precision(y, score):
     return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
 
 
-def classification_metrics(y_true, prob=None, threshold=0.5, y_pred=None):
+def classification_metrics(y_true, prob=None, threshold=THRESHOLD, y_pred=None):
     """Metrics of window predictions against 0/1 labels ("with mines" = 1).
 
     ``prob`` is the score of class 1 (needed for ROC AUC and AP); predictions are
@@ -187,12 +192,31 @@ def aggregate_seeds(results):
     return out
 
 
+def noise_copy_counts(n_pos, n_neg, majority_copies=0):
+    """Noise copies to add per window of each class: {label: copies}.
+
+    The majority class gets ``majority_copies`` copies per window; the minority
+    class gets enough that its total (originals + copies) is the nearest multiple
+    of its size to the majority total. The paper's training set (78 with mines,
+    359 without -> 1092 and 1077) is ``majority_copies=2``: 359 * 3 = 1077 and
+    round(1077 / 78) = 14 -> 78 * 14 = 1092.
+    """
+    n_pos, n_neg, majority_copies = int(n_pos), int(n_neg), int(majority_copies)
+    if n_pos == 0 or n_neg == 0:
+        return {0: majority_copies, 1: majority_copies}
+    minority, majority = (1, 0) if n_pos <= n_neg else (0, 1)
+    n_min, n_maj = (n_pos, n_neg) if minority == 1 else (n_neg, n_pos)
+    multiple = max(1, math.floor(n_maj * (1 + majority_copies) / n_min + 0.5))
+    return {minority: multiple - 1, majority: majority_copies}
+
+
 def balanced_noise_copies(windows, labels, variance=0.01, rng=None, *, factors=None):
     """Augment windows with Gaussian-noise copies per class (paper section 2.2).
 
     Each window of class c appears ``factors[c]`` times: once unchanged, then as
     copies with N(0, ``variance``) noise added. ``factors=None`` keeps the larger
-    class once and replicates the smaller one ``round(n_large / n_small)`` times;
+    class once and gives the smaller one the copies of ``noise_copy_counts`` (the
+    training's rule: the multiple of its size nearest the larger class's);
     ``PAPER_TEST_FACTORS`` gives the paper's 69 -> 275 test set. Works on any
     shape (N, ...). Returns (windows, labels, source) where ``source`` is the
     row of the original window. Metrics on such a set are the "paper protocol":
@@ -207,9 +231,8 @@ def balanced_noise_copies(windows, labels, variance=0.01, rng=None, *, factors=N
     rng = np.random.default_rng(rng)
     counts = {c: int((y == c).sum()) for c in (0, 1)}
     if factors is None:
-        small, large = sorted((0, 1), key=lambda c: (counts[c], c))
-        ratio = int(round(counts[large] / counts[small])) if counts[small] else 1
-        factors = {large: 1, small: max(1, ratio)}
+        copies = noise_copy_counts(counts[1], counts[0])
+        factors = {c: copies[c] + 1 for c in (0, 1)}
     factors = {int(c): int(f) for c, f in factors.items()}
     if any(f < 1 for f in factors.values()):
         raise InputError(f"replication factors must be >= 1, got {factors}")

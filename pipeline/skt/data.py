@@ -10,7 +10,6 @@ whole batch at once.
 """
 
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 import torch
 
 from ..errors import InputError
+from ..evaluation.metrics import noise_copy_counts
 from ..window_inputs import VALIDITY, input_names
 
 REQUIRED_COLUMNS = ("tile_id", "row", "col", "split", "label", "n_sites")
@@ -220,24 +220,6 @@ def align_elements(needed, available, *, where=None):
                          f"(it has {available}); choose a source trained on a subset of these elements",
                          path=where)
     return [available.index(e) for e in needed]
-
-
-def noise_copy_counts(n_pos, n_neg, majority_copies=0):
-    """Noise copies to add per window of each class: {label: copies}.
-
-    The majority class gets ``majority_copies`` copies per window; the minority
-    class gets enough that its total (originals + copies) is the nearest multiple
-    of its size to the majority total. The paper's training set (78 with mines,
-    359 without -> 1092 and 1077) is ``majority_copies=2``: 359 * 3 = 1077 and
-    round(1077 / 78) = 14 -> 78 * 14 = 1092.
-    """
-    n_pos, n_neg, majority_copies = int(n_pos), int(n_neg), int(majority_copies)
-    if n_pos == 0 or n_neg == 0:
-        return {0: majority_copies, 1: majority_copies}
-    minority, majority = (1, 0) if n_pos <= n_neg else (0, 1)
-    n_min, n_maj = (n_pos, n_neg) if minority == 1 else (n_neg, n_pos)
-    multiple = max(1, math.floor(n_maj * (1 + majority_copies) / n_min + 0.5))
-    return {minority: multiple - 1, majority: majority_copies}
 
 
 def sample_plan(labels, balance="noise", majority_copies=0):

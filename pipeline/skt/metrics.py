@@ -1,43 +1,32 @@
-"""Classification metrics for the "with mines" class."""
+"""Classification metrics for the "with mines" class in the training logs and
+metrics files: the shared window metrics (``pipeline.evaluation.metrics``) with
+None for undefined values (JSON has no NaN) and the confusion matrix as a list."""
+
+import math
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score, roc_auc_score
+
+from ..evaluation.metrics import classification_metrics as window_metrics
 
 SUMMARY = ("accuracy", "recall", "f1", "roc_auc")
 
 
-def classification_metrics(y_true, y_pred, probability):
-    """accuracy, precision and recall of class 1, F1 three ways, ROC AUC of
-    ``probability`` (None with one class only), confusion matrix [[tn, fp], [fn, tp]].
+def classification_metrics(y_true, probability, y_pred=None):
+    """Metrics of ``probability`` (class 1) against 0/1 labels; predictions are the
+    shared rule (probability >= 0.5) unless ``y_pred`` is given (e.g. the vote).
 
-    The keys mean what they mean in ``pipeline.evaluation.metrics`` and the tables:
-    ``f1`` is the macro F1, the paper's (its 65.00 with recall 40.33 and accuracy
-    69.09 cannot be the class-1 F1), ``f1_macro`` the same value under its own
-    name, ``f1_mines`` the binary F1 of "with mines" and ``f1_weighted`` the
-    support-weighted mean.
+    ``f1`` is the macro F1, the paper's (see ``pipeline.evaluation.metrics``);
+    ``confusion`` is [[tn, fp], [fn, tp]]; ``roc_auc`` is None with one class only.
     """
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    probability = np.asarray(probability, dtype=np.float64)
-    n = len(y_true)
-    if n == 0:
+    y_true = np.asarray(y_true, dtype=np.int64).reshape(-1)
+    if len(y_true) == 0:
         return {"n": 0, "n_with_mines": 0, "accuracy": None, "precision": None, "recall": None, "f1": None,
                 "f1_macro": None, "f1_mines": None, "f1_weighted": None, "roc_auc": None, "confusion": None}
-    both = len(np.unique(y_true)) == 2
-    macro = float(f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0))
-    return {
-        "n": int(n),
-        "n_with_mines": int((y_true == 1).sum()),
-        "accuracy": float((y_true == y_pred).mean()),
-        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
-        "recall": float(recall_score(y_true, y_pred, zero_division=0)),
-        "f1": macro,
-        "f1_macro": macro,
-        "f1_mines": float(f1_score(y_true, y_pred, zero_division=0)),
-        "f1_weighted": float(f1_score(y_true, y_pred, average="weighted", labels=[0, 1], zero_division=0)),
-        "roc_auc": float(roc_auc_score(y_true, probability)) if both else None,
-        "confusion": confusion_matrix(y_true, y_pred, labels=[0, 1]).tolist(),
-    }
+    m = window_metrics(y_true, np.asarray(probability, dtype=np.float64).reshape(-1), y_pred=y_pred)
+    out = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in m.items()}
+    out["n_with_mines"] = m["n_pos"]
+    out["confusion"] = [[m["tn"], m["fp"]], [m["fn"], m["tp"]]]
+    return out
 
 
 def constant_baseline(y_true):

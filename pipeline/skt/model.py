@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from ..evaluation.metrics import THRESHOLD
 from .resnet import resnet18
 from .transfer import TransferConv2d, freeze, transferred_network
 
@@ -164,12 +165,13 @@ def vote(probabilities):
     """Majority vote over target networks.
 
     probabilities: (m, N) "with mines" probabilities. A network votes 1 when its
-    probability exceeds 0.5; a tie (even m) goes to the mean probability.
+    probability is at least 0.5 (the rule of every metric here); a tie (even m)
+    goes to the mean probability by the same rule.
     Returns (classes (N,) int64, mean probability (N,)).
     """
     p = np.asarray(probabilities, dtype=np.float64)
     m = p.shape[0]
-    votes = (p > 0.5).sum(axis=0)
+    votes = (p >= THRESHOLD).sum(axis=0)
     mean = p.mean(axis=0)
-    classes = np.where(2 * votes > m, 1, np.where(2 * votes < m, 0, (mean > 0.5).astype(np.int64)))
+    classes = np.where(2 * votes > m, 1, np.where(2 * votes < m, 0, (mean >= THRESHOLD).astype(np.int64)))
     return classes.astype(np.int64), mean

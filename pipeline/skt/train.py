@@ -116,14 +116,14 @@ def evaluate(model, names, batches, batch_size, device, dtype=None, channels_las
     probs, y = batch_probabilities(model, batches.eval_batches(batch_size, noise_gen), device, dtype,
                                    channels_last)
     if len(y) == 0:
-        return {name: classification_metrics([], [], []) for name in list(names) + ["vote"]}
-    out = {name: classification_metrics(y, (p > 0.5).astype(np.int64), p) for name, p in zip(names, probs)}
+        return {name: classification_metrics([], []) for name in list(names) + ["vote"]}
+    out = {name: classification_metrics(y, p) for name, p in zip(names, probs)}
     classes, mean = vote(probs)
-    out["vote"] = classification_metrics(y, classes, mean)
+    out["vote"] = classification_metrics(y, mean, y_pred=classes)
     return out
 
 
-def _file_stamp(path):
+def file_stamp(path):
     if path is None:
         return None
     st = Path(path).stat()
@@ -250,7 +250,7 @@ def _fmt(value):
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _prepare(tiles, elements, train_cfg, device, views=1):
+def prepare_batches(tiles, elements, train_cfg, device, views=1):
     """Train and test Batches (test without and with noise copies) plus counts.
     ``views``: independent random crops of each training window (one per SKT
     target network with ``skt.independent_crops``)."""
@@ -343,9 +343,9 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
     seed_everything(seed)
     epochs = int(source.get("epochs", train.get("epochs", 12)))
     network = resnet18(len(tiles.elements), 2, int(model.get("width", 16)))
-    train_b, test_b, paper_b, info = _prepare(tiles, tiles.elements, train, device)
+    train_b, test_b, paper_b, info = prepare_batches(tiles, tiles.elements, train, device)
     stamp = fingerprint("source", dict(source), dict(model), dict(train), seed, tiles.elements, info,
-                        _file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
+                        file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
     _log_start("source", device, info, tiles.elements)
     task = source_task(network)
     history, finished = fit(task, train_b, test_b, train, epochs=epochs, seed=seed, device=device,
@@ -401,13 +401,13 @@ def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="au
     width = source_net.width if source_net is not None else int(model.get("width", 16))
     skt_model = build_skt(elements, skt, dict(model, width=width), source=source_net, zauc=zauc)
     views = len(skt_model.dilations) if skt.get("independent_crops", False) else 1
-    train_b, test_b, paper_b, info = _prepare(tiles, elements, train, device, views=views)
+    train_b, test_b, paper_b, info = prepare_batches(tiles, elements, train, device, views=views)
     if info["crop"] < skt_model.min_input_size():
         raise InputError(f"train.crop {info['crop']} is too small for skt.dilations up to "
                          f"{max(skt_model.dilations)} (needs at least {skt_model.min_input_size()})")
     stamp = fingerprint("skt", dict(skt), dict(model), dict(train), seed, elements, info, zauc,
-                        _file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None,
-                        _file_stamp(source_path) if transfer else None, device.type)
+                        file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None,
+                        file_stamp(source_path) if transfer else None, device.type)
     _log_start("skt", device, info, elements)
     if len(elements) < len(tiles.elements):
         log.info("skt: tile elements %s are not used: the source network does not know them",
