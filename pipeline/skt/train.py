@@ -28,6 +28,7 @@ from .files import load_source, load_torch, save_skt, save_source, save_torch
 from .losses import skt_loss
 from .metrics import SUMMARY, classification_metrics, constant_baseline
 from .model import build_skt, vote
+from .pretrain import pretrain_masked_bands
 from .resnet import resnet18
 
 CHECKPOINT_KIND = "skt-checkpoint"
@@ -347,6 +348,12 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
     stamp = fingerprint("source", dict(source), dict(model), dict(train), seed, tiles.elements, info,
                         file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
     _log_start("source", device, info, tiles.elements)
+    if source.get("task") == "pretrain":
+        # self-supervised first (every window, no labels), then the labelled source task
+        pretrain = pretrain_masked_bands(network, tiles, epochs=int(source.get("pretrain_epochs", 10)),
+                                         batch_size=int(train.get("batch_size", 64)), lr=float(train.get("lr", 0.1)),
+                                         crop=int(train.get("crop", 56)), seed=seed, device=device)
+        info = dict(info, pretrain_masked_band_loss=pretrain)
     task = source_task(network)
     history, finished = fit(task, train_b, test_b, train, epochs=epochs, seed=seed, device=device,
                             checkpoint_path=checkpoint_path, log_path=log_path, stamp=stamp,
