@@ -11,6 +11,13 @@ Stream sediment is a sample of what lies upstream, so concentrations are
 built on a synthetic drainage network: each cell holds a rock value, and a
 sample gets the decayed average of the cells that drain to it.
 
+The generator also writes the answer: ``truth.tif``, the footprint of every
+mineral system that holds a site (blind ones included, barren haloes not), on
+the generator's 200 m grid. A map is judged against it by how well it ranks the
+cells above the truth's 90th percentile (``pipeline.evaluation.truth``). At
+least ``MIN_SOUTH_SITES`` sites lie in the southern fifth of the survey, so the
+demo's test part (the lower quarter of the grid) holds enough of them.
+
 Regenerate the committed files with
 ``python -m pipeline.demo_survey --out data/demo --seed 20220831``.
 """
@@ -30,6 +37,9 @@ CRS = "EPSG:32649"  # WGS 84 / UTM zone 49N
 ELEMENTS = ("Au", "B", "Sn", "Cu", "Ag", "Ba", "Mn", "Pb", "Zn", "As", "Sb", "Bi", "Hg", "Mo", "W", "F")
 UNITS = {e: ("ppb" if e in ("Au", "Hg") else "ppm") for e in ELEMENTS}
 SITE_TYPES = ("Mine", "Deposit", "Prospect", "Occurrence")
+#: sites placed in the southern fifth of the survey before the rest
+MIN_SOUTH_SITES = 12
+SOUTH_SHARE = 0.2
 
 # Frame of the synthetic area (m); the survey polygon sits inside it.
 _EXTENT = (400000.0, 2390000.0, 460000.0, 2440000.0)
@@ -115,6 +125,13 @@ def generate_survey(seed=DEFAULT_SEED, *, area_km2=1700.0, density=4.27):
     and ELEMENTS, every cell a string (codes and blanks included). ``sites``
     has X, Y (integer metres, CRS), name, commodity and site_type.
     """
+    samples, sites, _ = generate_survey_with_truth(seed, area_km2=area_km2, density=density)
+    return samples, sites
+
+
+def generate_survey_with_truth(seed=DEFAULT_SEED, *, area_km2=1700.0, density=4.27):
+    """``(samples, sites, truth)``: ``truth`` is the (rows, cols) float32 deposit
+    footprint on the generator's grid (see ``truth_grid``), 1 at a deposit's core."""
     rng = np.random.default_rng(seed)
     shape = (round((_EXTENT[3] - _EXTENT[1]) / _CELL), round((_EXTENT[2] - _EXTENT[0]) / _CELL))
     xs, ys = _cell_centres(shape)
@@ -131,17 +148,31 @@ def generate_survey(seed=DEFAULT_SEED, *, area_km2=1700.0, density=4.27):
     cells = _sample_cells(rng, mask, area, round(area_km2 * density))
     samples = _samples_table(rng, cells, stream, xs, ys)
     sites = _sites_table(rng, systems)
-    return samples, sites
+    return samples, sites, _truth_field(systems, xs, ys)
+
+
+def truth_grid():
+    """The generator's grid as a GridSpec (EPSG:32649, 200 m cells)."""
+    from pipeline.grid import GridSpec
+    from affine import Affine
+
+    shape = (round((_EXTENT[3] - _EXTENT[1]) / _CELL), round((_EXTENT[2] - _EXTENT[0]) / _CELL))
+    return GridSpec(CRS, Affine(_CELL, 0.0, _EXTENT[0], 0.0, -_CELL, _EXTENT[3]), shape[1], shape[0])
 
 
 def write_survey(out_dir, seed=DEFAULT_SEED):
-    """Write ``samples.csv`` and ``sites.csv`` under ``out_dir``; return both paths."""
+    """Write ``samples.csv``, ``sites.csv`` and ``truth.tif`` under ``out_dir``; return the paths."""
+    from pipeline.rasters import write_geotiff
+
     out_dir = Path(out_dir)
-    samples, sites = generate_survey(seed)
-    paths = (out_dir / "samples.csv", out_dir / "sites.csv")
+    samples, sites, truth = generate_survey_with_truth(seed)
+    paths = (out_dir / "samples.csv", out_dir / "sites.csv", out_dir / "truth.tif")
     for frame, path in zip((samples, sites), paths):
         with atomic_path(path) as tmp:
             frame.to_csv(tmp, index=False, lineterminator="\n")
+    write_geotiff(paths[2], truth, truth_grid(), ["deposit_footprint"],
+                  tags={"what": "footprint of every synthetic mineral system that holds a site (blind ones "
+                                "included, barren haloes not); 1 at a deposit's core", "seed": seed})
     return paths
 
 
@@ -150,8 +181,8 @@ def main(argv=None):
     parser.add_argument("--out", default="data/demo", help="output folder (default: data/demo)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     args = parser.parse_args(argv)
-    samples_path, sites_path = write_survey(args.out, args.seed)
-    print(f"wrote {samples_path} and {sites_path} (seed {args.seed}, {CRS})")
+    paths = write_survey(args.out, args.seed)
+    print(f"wrote {', '.join(str(p) for p in paths)} (seed {args.seed}, {CRS})")
 
 
 # ---------------------------------------------------------------- landscape
@@ -330,14 +361,32 @@ def _mineral_systems(rng, faults, mask):
     n_sites = int(rng.integers(38, 53))
     n_barren = int(rng.integers(8, 14))
     stations = [(k, i) for k, (fx, _) in enumerate(faults) for i in range(1, len(fx) - 1)]
+    rows = np.flatnonzero(mask.any(axis=1))
+    south_y = _EXTENT[3] - (rows[-1] + 1 - SOUTH_SHARE * (rows[-1] + 1 - rows[0])) * _CELL
+    south_stations = [(k, i) for k, i in stations if faults[k][1][i] < south_y - 1000]
     # stratified positions spread the systems along the whole length of the faults
     slots = rng.permutation(n_sites + n_barren)
     systems = []
     retry = False
     while len(systems) < n_sites + n_barren:
         has_site = len(systems) < n_sites
+        south = len(systems) < MIN_SOUTH_SITES
         on_fault = rng.random() < (0.85 if has_site else 0.6)
-        if on_fault:
+        if south and not south_stations:
+            x = rng.uniform(_EXTENT[0], _EXTENT[2])
+            y = rng.uniform(_EXTENT[1], south_y)
+            strike = np.radians(rng.normal(45, 15))
+            style = rng.choice(list(_ASSOCIATIONS), p=(0.5, 0.3, 0.2))
+        elif south:
+            # the first sites go to the southern fifth, on its faults
+            k, i = south_stations[int(rng.random() * len(south_stations))]
+            fx, fy = faults[k]
+            strike = np.arctan2(fx[i + 1] - fx[i - 1], fy[i + 1] - fy[i - 1])
+            offset = rng.normal(0, 350)
+            x = fx[i] + offset * np.cos(strike)
+            y = fy[i] - offset * np.sin(strike)
+            style = rng.choice(list(_ASSOCIATIONS), p=(0.5, 0.3, 0.2))
+        elif on_fault:
             u = rng.random() if retry else (slots[len(systems)] + rng.random()) / slots.size
             k, i = stations[int(u * len(stations))]
             fx, fy = faults[k]
@@ -351,7 +400,7 @@ def _mineral_systems(rng, faults, mask):
             y = rng.uniform(_EXTENT[1], _EXTENT[3])
             strike = np.radians(rng.normal(45, 15))
             style = rng.choice(list(_ASSOCIATIONS), p=(0.2, 0.3, 0.5))
-        retry = not _inside(mask, [x], [y])[0]
+        retry = not _inside(mask, [x], [y])[0] or (south and y >= south_y)
         if retry:
             continue
         site_type = rng.choice(SITE_TYPES, p=(0.15, 0.2, 0.3, 0.35)) if has_site else None
@@ -369,6 +418,21 @@ def _mineral_systems(rng, faults, mask):
             }
         )
     return systems
+
+
+def _truth_field(systems, xs, ys):
+    """Deposit footprint: for each system with a site, an elliptical Gaussian of
+    its along- and across-strike lengths; the largest over systems, in [0, 1]."""
+    truth = np.zeros(xs.shape)
+    for system in systems:
+        if system["site_type"] is None:
+            continue
+        s, c = np.sin(system["strike"]), np.cos(system["strike"])
+        dx, dy = xs - system["x"], ys - system["y"]
+        along = (dx * s + dy * c) / system["along"]
+        across = (dx * c - dy * s) / system["across"]
+        truth = np.maximum(truth, np.exp(-0.5 * (along ** 2 + across ** 2)))
+    return truth.astype(np.float32)
 
 
 def _halo_strength(rng, site_type):

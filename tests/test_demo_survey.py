@@ -85,7 +85,7 @@ def test_committed_files_equal_fresh_generation(written):
         fresh = (written / name).read_bytes()
         committed = (DEMO / name).read_bytes()
         assert fresh == committed, f"data/demo/{name} is stale; regenerate with: {REGENERATE}"
-    assert sorted(p.name for p in written.iterdir()) == ["samples.csv", "sites.csv"], "temporary files left"
+    assert sorted(p.name for p in written.iterdir()) == ["samples.csv", "sites.csv", "truth.tif"], "temporary files left"
 
 
 def test_columns_follow_table_1(raw, sites):
@@ -198,3 +198,23 @@ def test_values_look_like_a_lab_export(raw):
         assert values.max() < 50000, (element, values.max())
         # log-normal: a long upper tail, mean above median
         assert values.mean() > values.median()
+
+
+def test_truth_marks_every_site_and_the_test_part_holds_ten(written, sites):
+    import rasterio
+
+    with rasterio.open(DEMO / "truth.tif") as committed, rasterio.open(written / "truth.tif") as fresh:
+        truth = committed.read(1)
+        np.testing.assert_array_equal(truth, fresh.read(1))
+        assert committed.crs.to_epsg() == 32649
+        rows, cols = rasterio.transform.rowcol(committed.transform, sites["X"], sites["Y"])
+    # the truth is 1 at a deposit's core: every site sits within a 200 m cell of it
+    at_sites = truth[np.asarray(rows), np.asarray(cols)]
+    assert (at_sites > 0.5).all() and truth.max() == pytest.approx(1.0, abs=0.05)
+    # barren haloes and empty ground are 0: most of the area holds no deposit
+    assert (truth < 0.01).mean() > 0.8
+    # the demo's test part is the lower quarter of the samples' extent
+    raw = pd.read_csv(DEMO / "samples.csv", dtype=str, keep_default_na=False)
+    _, y, ok = _coordinates(raw)
+    cut = y[ok].min() + 0.25 * (y[ok].max() - y[ok].min())
+    assert (sites["Y"] < cut).sum() >= 10

@@ -164,6 +164,11 @@ def test_baseline_maps_and_map_evaluation(tiny_run):
         assert 0 <= test["success_rate_auc"] <= 1
     flat = pd.read_csv(out / "tables" / "map_evaluation.csv")
     assert set(flat["scope"]) == {"test_sites", "all_sites"} and len(flat) == 6
+    # the demo's known answer: every trained and reference map ranked against the true deposit field
+    truth = pd.read_csv(out / "tables" / "truth_auc.csv")
+    assert {"skt", "decision_tree_pixel", "mobilenet_v2", "sampling_density", "robust_anomaly", "idw_Au"} <= set(
+        truth["method"])
+    assert truth["truth_auc"].between(0, 1).all() and (truth["n_positive"] > 0).all()
 
 
 def test_changing_beta_reruns_skt_and_evaluation_not_baselines_or_source(tiny_run):

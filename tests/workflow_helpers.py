@@ -18,6 +18,7 @@ def tiny_config():
     demo = config["datasets"]["demo"]
     demo["samples"] = str(REPO / demo["samples"])
     demo["sites"] = str(REPO / demo["sites"])
+    demo["truth"] = str(REPO / demo["truth"])
     config["interpolate"].update(width=128, height=128)
     config["tiles"].update(window=32, stride=16, test_fraction=0.25)
     config["source"]["epochs"] = 2

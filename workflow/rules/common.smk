@@ -168,6 +168,10 @@ def dense_maps(dataset):
             + [m for m in CNN_NAMES if m in view["cnn"]])
 
 
+def dense_map_files(wildcards):
+    return [f"results/{wildcards.dataset}/maps/{m}_probability.tif" for m in dense_maps(wildcards.dataset)]
+
+
 def map_results(wildcards):
     return [f"results/{wildcards.dataset}/evaluation/maps/{m}.json" for m in dense_maps(wildcards.dataset)]
 
@@ -184,6 +188,8 @@ def evaluation_targets(datasets):
                 ("comparison.csv", "comparison.md", "per_network.csv", "ablation.csv", "map_evaluation.json")]
         if dataset_config(config, d)["evaluate"]["beta_sweep"]:
             out.append(f"results/{d}/tables/beta_sweep.csv")
+        if config["datasets"][d].get("truth"):
+            out.append(f"results/{d}/tables/truth_auc.csv")
     if len(datasets) > 1:
         out += ["results/regions/comparison.csv", "results/regions/comparison.md"]
     return out

@@ -102,6 +102,26 @@ rule beta_sweep_table:
         "../scripts/beta_sweep_table.py"
 
 
+rule truth_auc:
+    """Every map (trained and reference) against a synthetic survey's true deposit field."""
+    conda:
+        CONDA_ENV
+    input:
+        truth=dataset_path("truth"),
+        maps=dense_map_files,
+        rasters="results/{dataset}/rasters",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
+    output:
+        csv="results/{dataset}/tables/truth_auc.csv",
+    params:
+        names=lambda wildcards: dense_maps(wildcards.dataset),
+    log:
+        "results/{dataset}/logs/tables/truth_auc.log",
+    script:
+        "../scripts/truth_auc.py"
+
+
 rule map_evaluation_table:
     """Map-level results of all dense maps: curves (JSON, for the report) and a flat CSV."""
     conda:
