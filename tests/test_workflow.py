@@ -45,12 +45,12 @@ def test_outputs_follow_the_contract(tiny_run):
         assert list(src.descriptions) == selected
         stack_transform = src.transform
     meta = json.loads((out / "tiles" / "tiles.json").read_text())
-    assert meta["elements"] == selected and meta["split_row"] == 96
+    assert meta["elements"] == selected + ["valid"] and meta["validity_band"] and meta["split_row"] == 96
     index = gpd.read_file(out / "tiles" / "index.gpkg")
     assert {"tile_id", "row", "col", "split", "label", "n_sites"} <= set(index.columns)
     assert index.crs.to_epsg() == 32649
     windows = np.load(out / "tiles" / "windows.npy", mmap_mode="r")
-    assert windows.shape[1:] == (len(selected), 32, 32)
+    assert windows.shape[1:] == (len(selected) + 1, 32, 32)      # the elements and the validity band
     assert rasterio.Affine(*meta["grid"]["transform"]) == stack_transform
 
 
@@ -60,6 +60,14 @@ def test_changing_idw_power_reruns_interpolation_not_prepare_or_screen(tiny_run)
     rules = planned_rules(work, write_config(changed, work / "power.yaml"))
     assert {"interpolate", "stack", "tiles"} <= rules
     assert not rules & {"prepare", "screen"}
+
+
+def test_changing_the_transform_reruns_the_stack_not_interpolation(tiny_run):
+    work, config, _ = tiny_run
+    changed = dict(config, stack=dict(config["stack"], transform="clr"))
+    rules = planned_rules(work, write_config(changed, work / "clr.yaml"))
+    assert {"stack", "cv_stack", "tiles", "train_skt"} <= rules
+    assert not rules & {"prepare", "screen", "interpolate", "reference_maps"}
 
 
 def test_changing_stride_reruns_tiles_not_interpolation(tiny_run):
