@@ -118,7 +118,7 @@ def _write_windows(path, src, kept, shape, names):
 
 
 def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False,
-                validity_band=False, pu=None):
+                validity_band=False, pu=None, extra=None):
     """Cut the stack into windows and write the tile products to ``out_dir``.
 
     Writes ``windows.npy`` (N, channels, window, window) float32: the stack's bands
@@ -126,7 +126,8 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
     then, with ``validity_band``, a channel that is 1 where every band holds data;
     ``index.csv`` and ``index.gpkg`` (footprints), ``tiles.json``. ``pu``: the
     tiles section's settings for keeping doubtful negatives out of training
-    (``pipeline.pu``; their windows get the split "unlabelled").
+    (``pipeline.pu``; their windows get the split "unlabelled"). ``extra``: more
+    entries for tiles.json (e.g. the survey's median sample spacing).
     Windows whose valid area is below ``min_valid_fraction`` are left out of the
     arrays; they stay in the index with split "skipped" so that nothing vanishes.
     Returns the summary written to tiles.json.
@@ -184,7 +185,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
                "nodata_in_stack": nodata, "nodata_filled_with": fills, "validity_band": VALIDITY in names,
                "grid": grid.to_dict(),
                "sites_inside_grid": int(inside.sum()), "sites_total": int(len(site_xy)),
-               "counts": counts}
+               "counts": counts, **(extra or {})}
     write_json(out_dir / "tiles.json", summary)
     return summary
 

@@ -57,7 +57,8 @@ from ..skt.device import (amp_dtype, autocast, channels_last_for, configure_back
                           seed_everything, set_threads)
 from ..skt.files import load_torch, save_torch
 from ..skt.resnet import resnet18 as narrow_resnet18
-from ..skt.train import Task, batch_probabilities, file_stamp, fingerprint, fit, prepare_batches
+from ..skt.train import (Task, batch_probabilities, file_stamp, fingerprint, fit, log_window_check,
+                         prepare_batches)
 
 NAMES = CNNS
 #: Table 3 networks that are not run, and why.
@@ -216,6 +217,7 @@ def train_cnn(tiles, *, method, width=1.0, train, seed=42, device="auto", thread
                         file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
     log.info("%s: device %s, %d threads, width %g, %d parameters, elements %s", method, device,
              torch.get_num_threads(), width, parameter_count(network), tiles.elements)
+    log_window_check(method, tiles, info["crop"], [0])
     task = cnn_task(network, method)
     epochs = int(train.get("epochs", 12))
     history, finished = fit(task, train_b, test_b, train, epochs=epochs, seed=seed, device=device,

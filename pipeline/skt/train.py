@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
+from ..window_plan import check_window
 from .data import Batches, TileSet, align_elements, load_tiles, noise_copy_counts, place, sample_plan
 from .device import (amp_dtype, autocast, channels_last_for, configure_backend, grad_scaler, resolve_device,
                      seed_everything, set_threads)
@@ -315,6 +316,21 @@ def _runtime(device, threads, dtype):
             "torch": torch.__version__}
 
 
+def log_window_check(desc, tiles, crop, dilations):
+    """What the window spans in sample spacings and what ResNet-18's last stage
+    sees of it (a warning at 1 x 1), when the tiles know the sample spacing."""
+    spacing = (tiles.meta or {}).get("median_sample_spacing")
+    grid = (tiles.meta or {}).get("grid")
+    if not spacing or not grid:
+        return
+    cell = abs(float(grid["transform"][0]))
+    lines, warning = check_window(tiles.window, crop, dilations, float(spacing), cell)
+    for line in lines:
+        log.info("%s: %s", desc, line)
+    if warning:
+        log.warning("%s: %s", desc, warning)
+
+
 def _log_start(desc, device, info, elements):
     log.info("%s: device %s, %d threads, elements %s", desc, device, torch.get_num_threads(), elements)
     log.info("%s: %d training windows (%d with mines) -> %d samples per epoch (noise copies per window: %s); "
@@ -348,6 +364,7 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
     stamp = fingerprint("source", dict(source), dict(model), dict(train), seed, tiles.elements, info,
                         file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)
     _log_start("source", device, info, tiles.elements)
+    log_window_check("source", tiles, info["crop"], [0])
     if source.get("task") == "pretrain":
         # self-supervised first (every window, no labels), then the labelled source task
         pretrain = pretrain_masked_bands(network, tiles, epochs=int(source.get("pretrain_epochs", 10)),
@@ -416,6 +433,7 @@ def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="au
                         file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None,
                         file_stamp(source_path) if transfer else None, device.type)
     _log_start("skt", device, info, elements)
+    log_window_check("skt", tiles, info["crop"], skt_model.dilations)
     if len(elements) < len(tiles.elements):
         log.info("skt: tile elements %s are not used: the source network does not know them",
                  [e for e in tiles.elements if e not in elements])

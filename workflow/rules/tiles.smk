@@ -5,6 +5,7 @@ rule tiles:
     input:
         stack="results/{dataset}/stack/zscore.tif",
         sites="results/{dataset}/prepare/sites.gpkg",
+        samples="results/{dataset}/prepare/samples.gpkg",
     output:
         windows="results/{dataset}/tiles/windows.npy",
         index="results/{dataset}/tiles/index.csv",

@@ -7,6 +7,7 @@ from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 from pipeline.survey_io import outside_bounds, read_points, site_names
 from pipeline.tiles import TileLayout, check_split_has_sites, resolve_split_row, write_tiles
+from pipeline.window_plan import median_spacing
 
 log = logging.getLogger("pipeline.tiles")
 
@@ -17,9 +18,10 @@ def main(smk):
     split_row = resolve_split_row(grid.height, opts["window"], opts["test_fraction"], opts["split_row"])
     layout = TileLayout(opts["window"], opts["stride"], split_row)
     sites = read_points(smk.input.sites)
+    spacing = median_spacing(read_points(smk.input.samples).get_coordinates().to_numpy())
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"],
-                          validity_band=opts["validity_band"], pu=opts)
+                          validity_band=opts["validity_band"], pu=opts, extra={"median_sample_spacing": spacing})
     for split, c in summary["counts"].items():
         log.info("%s: %d windows, %d with mines", split, c["windows"], c["with_mines"])
     log.info("tiles: %d of %d sites inside the grid; %d training and %d test windows (%d skipped)",

@@ -1,0 +1,68 @@
+"""How big a window the survey supports, and what a ResNet-18 sees of it.
+
+A window should span a few sample spacings (a halo is sampled by several
+samples), and after the crop and SKT's widest dilation the last ResNet-18 stage
+should still see at least 2 x 2 cells; at 1 x 1 it is a global average of one
+position and the spatial pattern is lost. The tiles stage logs this check.
+"""
+
+import math
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+
+def resnet18_final_side(side):
+    """Side of ResNet-18's last feature map for an input of ``side`` cells: the
+    7 x 7 stride-2 stem, the 3 x 3 stride-2 pool and three stride-2 stages."""
+    side = (side + 2 * 3 - 7) // 2 + 1
+    for _ in range(4):
+        side = (side + 2 - 3) // 2 + 1
+    return max(side, 0)
+
+
+def median_spacing(xy):
+    """Median distance from each sample to its nearest other sample (map units)."""
+    xy = np.unique(np.asarray(xy, dtype=float).reshape(-1, 2), axis=0)
+    if len(xy) < 2:
+        return float("nan")
+    dist, _ = cKDTree(xy).query(xy, k=2)
+    return float(np.median(dist[:, 1]))
+
+
+def smallest_input(final_side=2):
+    """Smallest input side whose last ResNet-18 feature map is ``final_side`` wide."""
+    side = 1
+    while resnet18_final_side(side) < final_side:
+        side += 1
+    return side
+
+
+def plan_window(spacing, cell, spacings=5.0, dilations=(1, 2, 3, 4, 6)):
+    """A window of ``spacings`` median sample spacings (at least what 2 x 2 at the
+    last stage needs), its crop (7/8 of it) and the dilations of ``dilations``
+    that keep 2 x 2 after the crop. Returns a dict."""
+    need = smallest_input(2)
+    window = max(int(math.ceil(spacings * spacing / cell)), need + 2 * min(dilations))
+    crop = max(need + 2 * min(dilations), window - window // 8)
+    window = max(window, crop)
+    kept = [d for d in dilations if resnet18_final_side(crop - 2 * d) >= 2] or [min(dilations)]
+    return {"window": int(window), "crop": int(crop), "dilations": kept, "spacing": float(spacing),
+            "window_spacings": window * cell / spacing if spacing else float("nan"),
+            "final_side": resnet18_final_side(crop - 2 * max(kept))}
+
+
+def check_window(window, crop, dilations, spacing, cell, spacings=5.0):
+    """Lines for the log: what the configured window spans and what the last
+    ResNet-18 stage sees; the last line is a warning (or None)."""
+    side = resnet18_final_side(crop - 2 * max(dilations))
+    lines = [f"median sample spacing {spacing:.0f} m = {spacing / cell:.1f} cells; the {window}-cell window spans "
+             f"{window * cell / spacing:.1f} spacings; crop {crop} with dilations up to {max(dilations)} leaves "
+             f"{crop - 2 * max(dilations)} cells, which ResNet-18's last stage sees as {side} x {side}"]
+    warning = None
+    if side < 2:
+        plan = plan_window(spacing, cell, spacings, dilations)
+        warning = (f"ResNet-18's last stage sees {side} x {side}: the spatial pattern is averaged away. "
+                   f"{spacings:g} spacings would be tiles.window {plan['window']}, train.crop {plan['crop']}, "
+                   f"skt.dilations {plan['dilations']} ({plan['final_side']} x {plan['final_side']})")
+    return lines, warning
