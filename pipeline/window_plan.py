@@ -39,14 +39,14 @@ def smallest_input(final_side=2):
 
 
 def plan_window(spacing, cell, spacings=5.0, dilations=(1, 2, 3, 4, 6)):
-    """A window of ``spacings`` median sample spacings (at least what 2 x 2 at the
-    last stage needs), its crop (7/8 of it) and the dilations of ``dilations``
-    that keep 2 x 2 after the crop. Returns a dict."""
-    need = smallest_input(2)
-    window = max(int(math.ceil(spacings * spacing / cell)), need + 2 * min(dilations))
-    crop = max(need + 2 * min(dilations), window - window // 8)
-    window = max(window, crop)
-    kept = [d for d in dilations if resnet18_final_side(crop - 2 * d) >= 2] or [min(dilations)]
+    """A window of ``spacings`` median sample spacings, or larger where 2 x 2 at
+    the last stage needs it with the first three ``dilations``; its crop (7/8 of
+    it) and the dilations that keep 2 x 2 after the crop. Returns a dict."""
+    dilations = sorted(dilations)
+    need = smallest_input(2) + 2 * dilations[min(2, len(dilations) - 1)]
+    window = max(int(math.ceil(spacings * spacing / cell)), int(math.ceil(need * 8 / 7)))
+    crop = window - window // 8
+    kept = [d for d in dilations if resnet18_final_side(crop - 2 * d) >= 2] or [dilations[0]]
     return {"window": int(window), "crop": int(crop), "dilations": kept, "spacing": float(spacing),
             "window_spacings": window * cell / spacing if spacing else float("nan"),
             "final_side": resnet18_final_side(crop - 2 * max(kept))}
