@@ -14,10 +14,11 @@ the whole set whose spread is described, not a sample from a larger one, and
 and 1 give 0.5), so one fixed colour range fits every map. Two models at 0.2
 and 0.6 give 0.2.
 
-Nodata: a cell where fewer than two models have a value (a per-pixel model
-leaves a cell empty where one of the bands its fold selected is nodata; a
-window model where no window covers it). Band 2 holds how many models had a
-value at each cell, since that can differ from cell to cell.
+Nodata: a cell where fewer than two models have a value. A per-pixel model
+leaves a cell empty where any band its fold selected is nodata, SKT and the
+CNNs where every band they read is, a classical window model where no kept
+window covers it; the selected bands differ between folds, so band 2 holds how
+many models had a value at each cell.
 """
 
 import contextlib
