@@ -1,4 +1,4 @@
-"""QGIS style sidecars (.qml) for the probability maps.
+"""QGIS style sidecars (.qml) for the probability and spread (uncertainty) maps.
 
 QGIS looks for ``<raster name>.qml`` beside a raster when it opens it and
 applies it as the layer's default style, so a map written with its sidecar
@@ -18,6 +18,12 @@ from .errors import InputError
 #: perceptually uniform, readable in grey and for colour-blind users.
 VIRIDIS = ("#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
            "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725")
+#: magma at eleven evenly spaced stops (the report's SPREAD_CMAP) for the spread
+#: maps: a ramp unlike the probability's, so the two are not mistaken for each other.
+MAGMA = ("#000004", "#140e36", "#3b0f70", "#641a80", "#8c2981", "#b73779", "#de4968", "#f7705c", "#fe9f6d",
+         "#fecf92", "#fcfdbf")
+#: Top of the spread maps' fixed range: the largest population std of values in [0, 1].
+SPREAD_MAX = 0.5
 QGIS_VERSION = "3.22.16-Białowieża"
 
 
@@ -109,4 +115,15 @@ def write_probability_style(raster_path, qml_path=None, *, band=1):
     if qml_path.suffix.lower() != ".qml":
         raise InputError("a QGIS style file must end in .qml (QGIS looks for <raster name>.qml)", path=qml_path)
     write_text(qml_path, pseudocolor_qml(band=band, vmin=0.0, vmax=1.0))
+    return qml_path
+
+
+def write_spread_style(raster_path, qml_path=None, *, band=1):
+    """Write the style of a spread (uncertainty) map beside ``raster_path``: magma,
+    fixed to 0..0.5 (the most a population std of probabilities can be), so the
+    spread maps of different methods are coloured alike. Returns the .qml path."""
+    qml_path = Path(qml_path) if qml_path is not None else sidecar_path(raster_path)
+    if qml_path.suffix.lower() != ".qml":
+        raise InputError("a QGIS style file must end in .qml (QGIS looks for <raster name>.qml)", path=qml_path)
+    write_text(qml_path, pseudocolor_qml(band=band, vmin=0.0, vmax=SPREAD_MAX, colours=MAGMA))
     return qml_path

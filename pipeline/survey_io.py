@@ -20,6 +20,7 @@ import pyogrio
 
 from .atomic import atomic_path
 from .errors import InputError
+from .vectors import write_gpkg
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 GEOMETRY_X = "geometry_x"
@@ -206,7 +207,7 @@ def write_points(gdf, path, layer=None):
                              "cannot hold both", path=path, column=name)
         taken[name.lower()] = name
     with atomic_path(path) as tmp:
-        pyogrio.write_dataframe(fields, tmp, layer=layer, driver="GPKG", layer_metadata=metadata or None)
+        write_gpkg(fields, tmp, layer=layer, layer_metadata=metadata or None)
     return path
 
 

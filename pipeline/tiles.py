@@ -21,6 +21,7 @@ from .atomic import atomic_path, write_json
 from .errors import InputError
 from .grid import GridSpec
 from .pu import UNLABELLED, apply_pu
+from .vectors import write_gpkg
 from .window_inputs import VALIDITY, band_names, fill_values, input_names, read_inputs
 
 # GDAL's block cache defaults to 5 % of RAM and would fill with the stack's blocks
@@ -176,7 +177,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
                   for r, c in zip(index["row"], index["col"])]
     gdf = gpd.GeoDataFrame(index, geometry=footprints, crs=grid.crs)
     with atomic_path(out_dir / "index.gpkg") as tmp:
-        gdf.to_file(tmp, layer="tiles", driver="GPKG")
+        write_gpkg(gdf, tmp, layer="tiles")
     counts = {split: {"windows": int((index["split"] == split).sum()),
                       "with_mines": int(((index["split"] == split) & (index["label"] == 1)).sum())}
               for split in ("train", "test", "skipped", UNLABELLED)}

@@ -15,10 +15,12 @@ from rasterio.transform import Affine
 from shapely.geometry import box
 
 from pipeline.atomic import write_json
+from pipeline.cv.uncertainty import spread_map
 from pipeline.errors import InputError
 from pipeline.evaluation.maps import evaluate_map, part_mask, sites_in_part
 from pipeline.evaluation.tables import json_safe
 from pipeline.grid import GridSpec
+from pipeline.qgis_style import write_spread_style
 from pipeline.rasters import read_band, write_geotiff
 from pipeline.report import ReportInputs, build_report
 from pipeline.report import figures as fig
@@ -97,6 +99,14 @@ def results(tmp_path_factory):
     write_geotiff(d / "stack" / "zscore.tif", rng.normal(size=(2,) + GRID.shape), GRID, ["Cu", "Au"])
     write_geotiff(d / "maps" / "skt_probability.tif", _probability(rng, sites_rc), GRID, ["skt_probability"])
     write_geotiff(d / "maps" / "svm_pixel_probability.tif", rng.random(GRID.shape), GRID, ["probability"])
+    # spread maps of two methods' cross-validation models (three folds each)
+    for name in ("skt", "svm_pixel"):
+        folds = []
+        for k in range(3):
+            folds.append(d / "cv" / "maps" / name / "seed42" / f"fold{k}.tif")
+            write_geotiff(folds[-1], _probability(rng, sites_rc[k:k + 3]), GRID, ["probability"])
+        spread_map(folds, d / "maps" / f"{name}_uncertainty.tif", method=name)
+        write_spread_style(d / "maps" / f"{name}_uncertainty.tif")
 
     index = _windows(GRID)
     index["label"] = [int(any(r <= sr < r + WINDOW and c <= sc < c + WINDOW for sr, sc in sites_rc))
@@ -195,6 +205,8 @@ def test_each_figure_function_writes_a_valid_png(results, tmp_path):
         fig.training_curves_figure({"SKT": d / "models" / "skt_log.csv", "source": d / "models" / "source_log.csv"},
                                    tmp_path / "train.png"),
         fig.beta_curve_figure(d / "tables" / "beta_sweep.csv", tmp_path / "beta.png"),
+        fig.spread_maps_figure({"SKT": d / "maps" / "skt_uncertainty.tif"}, tmp_path / "spread.png",
+                               sites_xy=site_xy),
     ]
     for path in made:
         assert_valid_png(path)
@@ -235,7 +247,7 @@ def test_report_embeds_every_figure_and_table(results, tmp_path):
     assert names == {"prospectivity_skt.png", "windows_skt.png", "prospectivity_baselines.png",
                      "roc_test_windows.png", "success_rate_test.png", "prediction_area_test.png",
                      "success_rate_all.png", "prediction_area_all.png", "confusion_skt.png", "training.png",
-                     "beta_sweep.png", "elements.png"}
+                     "beta_sweep.png", "elements.png", "uncertainty.png"}
     for path in summary["figures"]:
         assert_valid_png(path)
     images = _images(page)
@@ -248,7 +260,8 @@ def test_report_embeds_every_figure_and_table(results, tmp_path):
     for text in ("SVM", "KNN (per pixel)", "SKT (ours)", "rho = 1 (t1_rho1)", "Voting", "R-S-Mask",
                  "Ours (full SKT)", "beta = 0.5", "1234", "missing coordinate", "fewer than 30 valid locations",
                  "ppb", "z_auc", "Mn", "stride: 8", "success_rate_auc", "F1 (macro, paper)",
-                 "svm_pixel_probability.tif"):
+                 "svm_pixel_probability.tif", "skt_uncertainty.tif", "skt_uncertainty.qml",
+                 "svm_pixel_uncertainty.tif", "not a probability of error", "3 models"):
         assert text in page, text
     assert "± 0.050" in page  # mean ± std over seeds
     assert summary["sections"][:2] == ["Summary", "Prospectivity maps"]

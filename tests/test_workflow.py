@@ -225,6 +225,21 @@ def test_cross_validation_tables(tiny_run):
     for name in ("sampling_density", "robust_anomaly"):
         with rasterio.open(out / "maps" / "reference" / f"{name}.tif") as src:
             assert src.crs.to_epsg() == 32649 and src.nodata is not None
+    # the spread of the fold models: std across the three fold maps, on the stack's grid, with its style
+    folds = []
+    for f in range(3):
+        with rasterio.open(out / "cv" / "maps" / "decision_tree_pixel" / "seed42" / f"fold{f}.tif") as m:
+            folds.append(m.read(1, masked=True).astype(np.float64))
+    with rasterio.open(out / "maps" / "decision_tree_pixel_uncertainty.tif") as src, \
+            rasterio.open(out / "cv" / "stack.tif") as stack:
+        assert src.transform == stack.transform and src.crs == stack.crs and src.shape == stack.shape
+        assert src.dtypes[0] == "float32" and src.nodata is not None and src.tags()["n_models"] == "3"
+        spread = src.read(1, masked=True)
+    every = ~np.any([f.mask for f in folds], axis=0)   # cells all three fold models map
+    assert not spread.mask[every].any() and spread.max() <= 0.5
+    assert np.allclose(spread[every], np.std([f.data[every] for f in folds], axis=0), atol=1e-5)
+    assert (out / "maps" / "decision_tree_pixel_uncertainty.qml").exists()
+    assert "Where the models disagree" in (out / "report" / "report.html").read_text()
     report = (out / "report" / "report.html").read_text()
     assert "Held-out sites (spatial cross-validation)" in report
     assert "Sampling density (survey design, no chemistry)" in report   # the reference rows are in its table

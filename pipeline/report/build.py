@@ -54,6 +54,8 @@ class ReportInputs:
     map_evaluation: Path = None
     cv_summary: Path = None
     dense_maps: dict = field(default_factory=dict)
+    #: {method: spread map} of the cross-validation's fold models (maps/{method}_uncertainty.tif)
+    uncertainty_maps: dict = field(default_factory=dict)
 
     @classmethod
     def from_results(cls, results_dir):
@@ -66,6 +68,7 @@ class ReportInputs:
 
         maps = {p.name[:-len("_probability.tif")]: p for p in sorted((d / "maps").glob("*_probability.tif"))}
         maps.pop("skt", None)
+        spreads = {p.name[:-len("_uncertainty.tif")]: p for p in sorted((d / "maps").glob("*_uncertainty.tif"))}
         return cls(rasters=raster_files(d / "rasters"), stack=opt("stack/zscore.tif"),
                    sites=opt("prepare/sites.gpkg"), tiles_meta=opt("tiles/tiles.json"),
                    tiles_index=opt("tiles/index.gpkg"), probability=opt("maps/skt_probability.tif"),
@@ -75,7 +78,7 @@ class ReportInputs:
                    comparison=opt("tables/comparison.csv"), per_network=opt("tables/per_network.csv"),
                    ablation=opt("tables/ablation.csv"), beta_sweep=opt("tables/beta_sweep.csv"),
                    map_evaluation=opt("tables/map_evaluation.json"), cv_summary=opt("tables/cv_summary.csv"),
-                   dense_maps=maps)
+                   dense_maps=maps, uncertainty_maps=spreads)
 
 
 def raster_files(folder):
@@ -437,6 +440,16 @@ def build_report(inputs, out_html, figures_dir, *, dataset, settings=None, windo
         body += h.table(cv[shown], highlight=cv["kind"] == "trained")
         sections.append(("cross-validation", "Held-out sites (spatial cross-validation)", body))
 
+    # --- spread of the cross-validation models
+    if inputs.uncertainty_maps:
+        spreads = {method_label(k): v for k, v in inputs.uncertainty_maps.items()}
+        body = h.figure(fig.spread_maps_figure(spreads, png("uncertainty"), sites_xy=sites_xy),
+                        "Per-cell standard deviation of the probability across the models of the cross-validation "
+                        f"folds and seeds ({_model_counts(inputs.uncertainty_maps)}), on one scale from 0 to 0.5; "
+                        "triangles are the known sites.")
+        body += h.paragraph(UNCERTAINTY_NOTE)
+        sections.append(("uncertainty", "Where the models disagree (uncertainty maps)", body))
+
     # --- comparison
     body = ""
     if inputs.comparison:
@@ -557,6 +570,32 @@ def build_report(inputs, out_html, figures_dir, *, dataset, settings=None, windo
     return {"figures": made, "sections": [s[1] for s in sections]}
 
 
+#: How to read the spread maps, shown under their figure.
+UNCERTAINTY_NOTE = (
+    "How to read these maps: each fold of the cross-validation refits the method without some clusters of "
+    "sites, and each seed refits it again; every one of those models maps the whole grid. A cell's value is the "
+    "population standard deviation (ddof = 0) of their probabilities there. Dark (near 0): the models agree, so "
+    "the probability there does not hinge on which sites or which seed trained the model. Bright: they disagree; "
+    "treat the probability there with caution, and expect it to change with more or other sites. The spread is "
+    "not a probability of error and not a confidence interval: models can agree and all be wrong, for example "
+    "where every fold learnt the same sampling pattern. Values are bounded by 0.5 (half the models at 0, half at "
+    "1). Blank cells have fewer than two models with a value (outside the mapped area); band 2 of the GeoTIFF "
+    "counts the models at each cell.")
+
+
+def _model_counts(maps):
+    """'n models' (or each method's count when they differ) from the spread maps' tags."""
+    import rasterio
+
+    counts = {}
+    for name, path in maps.items():
+        with rasterio.open(path) as src:
+            counts[method_label(name)] = src.tags().get("n_models", "?")
+    if len(set(counts.values())) == 1:
+        return f"{next(iter(counts.values()))} models"
+    return ", ".join(f"{k}: {v} models" for k, v in counts.items())
+
+
 def _plain(value):
     """Settings as plain YAML types (tuples and numpy scalars appear in config views)."""
     if isinstance(value, dict):
@@ -584,6 +623,8 @@ def _file_links(inputs, base):
     add(inputs.probability, "SKT prospectivity GeoTIFF (band 1; one band per target network after it)")
     for name, path in inputs.dense_maps.items():
         add(path, f"{method_label(name)} probability GeoTIFF")
+    for name, path in inputs.uncertainty_maps.items():
+        add(path, f"{method_label(name)} spread across the cross-validation models (band 1: std, band 2: models)")
     add(inputs.windows, "per-window SKT predictions (GeoPackage)")
     add(inputs.sites, "known sites in the working CRS (GeoPackage)")
     add(inputs.tiles_index, "tile footprints with split and label (GeoPackage)")

@@ -19,9 +19,12 @@ from matplotlib.ticker import MaxNLocator
 
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..qgis_style import SPREAD_MAX
 
 #: Probability colour ramp; pipeline.qgis_style uses the same stops for QGIS.
 PROBABILITY_CMAP = "viridis"
+#: Spread (uncertainty) colour ramp, unlike the probability's; pipeline.qgis_style.MAGMA for QGIS.
+SPREAD_CMAP = "magma"
 ELEMENT_CMAP = "Spectral_r"
 DPI = 110
 #: Longest side, in cells, a raster is read at for a figure (overviews make it cheap).
@@ -181,11 +184,13 @@ def prospectivity_map_figure(prob_path, out_path, *, sites_xy=(), split_row=None
 
 
 def probability_maps_figure(maps, out_path, *, sites_xy=(), split_row=None, ncols=None,
-                            title="Probability maps"):
-    """Several probability maps side by side on one 0..1 scale.
+                            title="Probability maps", cmap=PROBABILITY_CMAP, vmax=1.0, label="probability"):
+    """Several probability maps side by side on one 0..``vmax`` scale (0..1 by default).
 
     ``maps``: {name: GeoTIFF path} (band 1 each); sites and boundary as in
     ``prospectivity_map_figure``, the legend in the first panel only.
+    ``cmap``, ``vmax``, ``label``: colour ramp, top of the scale and colour-bar
+    label, for maps of something else on a fixed scale (see ``spread_maps_figure``).
     """
     items = list(dict(maps).items())
     if not items:
@@ -198,7 +203,7 @@ def probability_maps_figure(maps, out_path, *, sites_xy=(), split_row=None, ncol
             width, height, transform = src.width, src.height, src.transform
         (_, data, extent, _), = read_raster_bands(path, [1])
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        im = ax.imshow(np.ma.masked_invalid(data), extent=extent, cmap=PROBABILITY_CMAP, vmin=0.0, vmax=1.0,
+        im = ax.imshow(np.ma.masked_invalid(data), extent=extent, cmap=cmap, vmin=0.0, vmax=vmax,
                        interpolation="nearest")
         _draw_sites_and_boundary(ax, sites_xy, transform, width, height, split_row)
         if i and ax.get_legend():
@@ -207,10 +212,23 @@ def probability_maps_figure(maps, out_path, *, sites_xy=(), split_row=None, ncol
         ax.set_yticks([])
         ax.set_aspect("equal")
         ax.set_title(name, fontsize=10)
-    fig.colorbar(im, ax=fig.axes, fraction=0.02, pad=0.02).set_label("probability")
+    fig.colorbar(im, ax=fig.axes, fraction=0.02, pad=0.02).set_label(label)
     if title:
         fig.suptitle(title)
     return _save(fig, out_path)
+
+
+def spread_maps_figure(maps, out_path, *, sites_xy=(), ncols=None,
+                       title="Spread of the cross-validation models"):
+    """Spread (uncertainty) maps side by side on one fixed 0..``SPREAD_MAX`` (0.5)
+    scale, the most a population std of probabilities can be, so that methods
+    compare by colour (QGIS gets the same range from pipeline.qgis_style).
+
+    ``maps``: {name: GeoTIFF path} (band 1: std across fold models); every known
+    site is drawn (each was held out by one fold).
+    """
+    return probability_maps_figure(maps, out_path, sites_xy=sites_xy, split_row=None, ncols=ncols, title=title,
+                                   cmap=SPREAD_CMAP, vmax=SPREAD_MAX, label="std of the probability across fold models")
 
 
 def window_predictions_figure(windows, out_path, *, grid, window, stride, sites_xy=(), split_row=None,

@@ -17,6 +17,7 @@ from ..atomic import atomic_path
 from ..dense_map import dense_map, stride_for
 from ..errors import InputError
 from ..grid import GridSpec
+from ..vectors import write_gpkg
 from .data import TileSet, crop_batch, load_tiles
 from .device import amp_dtype, autocast, channels_last_for, configure_backend, resolve_device, set_threads
 from .files import load_skt
@@ -141,7 +142,7 @@ def predict_tiles(model_path, tiles, out_path, *, batch_size=64, device="auto", 
                   for r, c in zip(frame["row"], frame["col"])]
     gdf = gpd.GeoDataFrame(frame, geometry=footprints, crs=grid.crs)
     with atomic_path(out_path) as tmp:
-        gdf.to_file(tmp, layer=layer, driver="GPKG")
+        write_gpkg(gdf, tmp, layer=layer)
     return gdf
 
 

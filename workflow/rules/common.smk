@@ -201,7 +201,8 @@ def evaluation_targets(datasets):
 def report_inputs(wildcards):
     """Named inputs of the report that depend on the settings: the evaluation
     tables (beta sweep only where enabled), the source network's log (only when
-    this dataset trains one), each dense baseline map and every map's style."""
+    this dataset trains one), each dense baseline map and every map's style, and
+    with the cross-validation on, each trained method's spread map and its style."""
     d = wildcards.dataset
     view = dataset_config(config, d)
     out = {name: f"results/{d}/tables/{name}.{ext}" for name, ext in
@@ -210,6 +211,9 @@ def report_inputs(wildcards):
         out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
     if cv_enabled(d):
         out["cv_summary"] = f"results/{d}/tables/cv_summary.csv"
+        for name in cv_methods(d):
+            out[f"uncertainty_{name}"] = f"results/{d}/maps/{name}_uncertainty.tif"
+            out[f"style_{name}_uncertainty"] = f"results/{d}/maps/{name}_uncertainty.qml"
     if source_network(wildcards) == [f"results/{d}/models/source.pt"]:
         out["source_log"] = f"results/{d}/models/source_log.csv"
     for name in dense_maps(d):
@@ -282,6 +286,7 @@ def cv_targets(datasets):
         if cv_enabled(d):
             out += [f"results/{d}/tables/{name}" for name in
                     ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "gad_protocol.csv")]
+            out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
     if sum(cv_enabled(d) for d in datasets) > 1:
         out += ["results/regions/cv_summary.csv", "results/regions/cv_summary.md"]
     return out

@@ -174,6 +174,24 @@ rule cv_evaluate:
         "../scripts/cv_evaluate.py"
 
 
+rule cv_uncertainty:
+    """Spread map of one trained method: per-cell std of the probability across its fold models and seeds."""
+    conda:
+        CONDA_ENV
+    input:
+        maps=cv_fold_maps,
+    output:
+        spread="results/{dataset}/maps/{method}_uncertainty.tif",
+    wildcard_constraints:
+        method=CV_TRAINED,
+    log:
+        "results/{dataset}/logs/cv/uncertainty_{method}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/uncertainty_{method}.tsv"
+    script:
+        "../scripts/cv_uncertainty.py"
+
+
 rule cv_references:
     """Held-out-site scores of the maps that need no training: each element's raster, sampling density, anomaly."""
     conda:

@@ -1,5 +1,5 @@
 # The report (figures and one self-contained HTML page) and the QGIS style
-# sidecars of the probability maps.
+# sidecars of the probability and spread maps.
 
 
 rule qgis_style:
@@ -16,6 +16,24 @@ rule qgis_style:
         "results/{dataset}/logs/qgis_style_{map}.log",
     benchmark:
         "results/{dataset}/benchmarks/qgis_style_{map}.tsv"
+    script:
+        "../scripts/qgis_styles.py"
+
+
+rule uncertainty_style:
+    """QGIS default style beside a spread map: magma 0..0.5, nodata transparent."""
+    conda:
+        CONDA_ENV
+    input:
+        spread="results/{dataset}/maps/{map}_uncertainty.tif",
+    output:
+        style="results/{dataset}/maps/{map}_uncertainty.qml",
+    wildcard_constraints:
+        map="[A-Za-z0-9_]+",
+    log:
+        "results/{dataset}/logs/uncertainty_style_{map}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/uncertainty_style_{map}.tsv"
     script:
         "../scripts/qgis_styles.py"
 
