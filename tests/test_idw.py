@@ -319,3 +319,20 @@ def test_real_till_survey(tmp_path):
             assert src.crs.to_epsg() == 3067
         np.testing.assert_allclose(got, ref[j], rtol=2e-6, equal_nan=True)
         assert stats[j]["n_valid_cells"] > 0.5 * grid.width * grid.height
+
+
+def test_geotiffs_stay_plain_deflate_with_float_predictor(tmp_path, random_case):
+    """The fast deflate level must still give files any deflate reader opens,
+    with the floating-point predictor and internal overviews."""
+    xy, values, names, _ = random_case
+    grid = make_grid(320, 288, cell=1.0)
+    xmin, ymin, xmax, ymax = grid.bounds
+    xy = np.column_stack([np.linspace(xmin, xmax, 60), np.linspace(ymin, ymax, 60)])
+    path = tmp_path / "Cu.tif"
+    interpolate_to_geotiffs(xy, values[:, :1], names[:1], grid, [path])
+    with rasterio.open(path) as src:
+        assert src.compression.name == "deflate"
+        assert src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"] == "3"
+        assert src.profile["tiled"] and src.block_shapes == [(256, 256)]
+        assert src.overviews(1) == [2, 4, 8, 16, 32]
+        np.testing.assert_array_equal(src.read(1), idw_array(xy, values[:, :1], names[:1], grid)[0])
