@@ -139,13 +139,28 @@ def score_lattice(score, src, names, window, stride, *, batch_size=64, path=None
     return scores, row_starts, col_starts, n_scored
 
 
-def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=64, tags=None, progress=None):
+def footprint_mean(scores, row_starts, col_starts, window, rows, cols, core=None):
+    """Per-cell mean of window scores over each window's centred ``core`` (cells;
+    None: the whole window): a model trained on core labels says whether a site
+    lies in the core, so that is where its score belongs. Cells no core covers
+    (within half the margin of the grid's edge) take the whole windows' mean."""
+    whole = lattice_mean(scores, row_starts, col_starts, window, rows, cols)
+    if core is None or int(core) >= window:
+        return whole
+    off = (window - int(core)) // 2
+    centred = lattice_mean(scores, np.asarray(row_starts) + off, np.asarray(col_starts) + off, int(core), rows, cols)
+    return np.where(np.isnan(centred), whole, centred)
+
+
+def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=64, tags=None, progress=None,
+              core=None):
     """Write dense maps of window scores on the stack's grid.
 
     ``score``: function (n, len(names), window, window) float32 -> (k, n); ``names``:
     the model's inputs (stack bands by name, optionally the validity band);
     ``outputs``: list of (path, band descriptions, function (k, rows, cols) ->
-    (bands, rows, cols)). A cell is nodata where every stack band is nodata or no
+    (bands, rows, cols)); ``core``: the labelled centre of a window (see
+    ``footprint_mean``). A cell is nodata where every stack band is nodata or no
     scored window covers it. Returns a summary dict.
     """
     with rasterio.open(stack_path) as src:
@@ -161,12 +176,13 @@ def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=6
             for block in block_windows(grid.height, grid.width, 256):
                 rows = np.arange(block.row_off, block.row_off + block.height)
                 cols = np.arange(block.col_off, block.col_off + block.width)
-                values = lattice_mean(scores, row_starts, col_starts, window, rows, cols)
+                values = footprint_mean(scores, row_starts, col_starts, window, rows, cols, core)
                 nodata = (src.read_masks(window=block) == 0).all(axis=0)
                 values[:, nodata] = np.nan
                 for dst, combine in dsts:
                     dst.write(to_nodata(combine(values), NODATA), window=block)
             for dst, _ in dsts:
                 dst.update_tags(window=window, stride=stride, windows=n_scored, inputs=",".join(names),
+                                footprint=window if core is None else int(core),
                                 **{k: str(v) for k, v in (tags or {}).items()})
     return {"window": window, "stride": stride, "windows": n_scored, "width": grid.width, "height": grid.height}

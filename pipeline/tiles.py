@@ -37,6 +37,21 @@ class TileLayout:
     window: int
     stride: int
     split_row: int
+    #: side of the centred part of a window whose sites label it (None: the whole window, the paper's rule)
+    core: int = None
+
+    @property
+    def core_side(self):
+        return self.window if self.core is None else int(self.core)
+
+    @property
+    def core_offset(self):
+        return (self.window - self.core_side) // 2
+
+
+def core_side(window, label_core):
+    """Cells of the labelled centre of a window: ``label_core`` of its side, at least one."""
+    return max(1, min(int(window), int(round(float(label_core) * int(window)))))
 
 
 def resolve_split_row(height, window, test_fraction=0.25, split_row=None):
@@ -77,14 +92,21 @@ def count_sites(origins, site_rows, site_cols, window):
 
 
 def build_tile_index(grid, site_xy, layout):
-    """DataFrame of every window (before the valid-area filter) with label and site count."""
+    """DataFrame of every window (before the valid-area filter) with label and site
+    count. ``n_sites`` counts the sites in the whole window; the label is 1 when one
+    lies in its centred core (the whole window unless ``layout.core`` is set)."""
     origins = window_origins(grid.height, grid.width, layout)
     site_xy = np.asarray(site_xy, dtype=float).reshape(-1, 2)
     rows, cols = grid.rowcol(site_xy[:, 0], site_xy[:, 1])
     n_sites = count_sites(origins, rows, cols, layout.window)
     frame = pd.DataFrame(origins, columns=["row", "col", "split"])
     frame["n_sites"] = n_sites
-    frame["label"] = (n_sites > 0).astype(np.int64)
+    if layout.core_side == layout.window:
+        frame["label"] = (n_sites > 0).astype(np.int64)
+    else:
+        off = layout.core_offset
+        cores = [(r + off, c + off, s) for r, c, s in origins]
+        frame["label"] = (count_sites(cores, rows, cols, layout.core_side) > 0).astype(np.int64)
     return frame
 
 
@@ -181,7 +203,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
     counts = {split: {"windows": int((index["split"] == split).sum()),
                       "with_mines": int(((index["split"] == split) & (index["label"] == 1)).sum())}
               for split in ("train", "test", "skipped", UNLABELLED)}
-    summary = {"elements": names, "window": layout.window, "stride": layout.stride,
+    summary = {"elements": names, "window": layout.window, "stride": layout.stride, "label_core": layout.core_side,
                "split_row": layout.split_row, "min_valid_fraction": min_valid_fraction,
                "nodata_in_stack": nodata, "nodata_filled_with": fills, "validity_band": VALIDITY in names,
                "grid": grid.to_dict(),

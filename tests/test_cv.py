@@ -144,6 +144,21 @@ def test_site_in_its_own_folds_buffer_is_never_a_training_positive(survey):
         assert near_points_mask(grid, held_xy, plan["buffer"])[rows, cols].all()
 
 
+def test_core_labels_in_a_fold_need_a_training_site_in_the_window_centre(survey):
+    root, _, stack = survey
+    plan = plan_for(planted_sites())
+    tiles = root / "tiles_core"
+    tiles.mkdir(exist_ok=True)
+    write_tiles(stack, planted_sites(), TileLayout(20, 10, GRID.height, core=10), tiles, min_valid_fraction=0.5)
+    view, grid = fold_tiles(tiles, ["Au", "Cu"], plan, 0, plan["buffer"])
+    _, train_xy = fold_sites(plan, 0)
+    train = view.index[view.index["split"] == "train"]
+    in_core = window_distance(grid, train["row"] + 5, train["col"] + 5, 10, train_xy) <= 0
+    in_window = window_distance(grid, train["row"], train["col"], 20, train_xy) <= 0
+    assert (train["label"].to_numpy() == in_core.astype(int)).all()
+    assert (in_window & ~in_core).any()        # windows with a site off-centre are not positives
+
+
 def test_fold_without_training_windows_names_the_buffer(survey):
     root, _, stack = survey
     plan = plan_for(planted_sites(), buffer=20000.0)

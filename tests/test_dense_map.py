@@ -82,3 +82,36 @@ def test_grid_smaller_than_the_window_is_padded_as_nodata(tmp_path, stack):
         got = src.read(1, masked=True)
     values = np.unique(got.compressed())
     assert len(values) == 1 and 0 < values[0] < 1   # one window covers every cell with data
+
+
+def test_core_footprint_puts_each_score_on_its_window_centre(tmp_path, stack):
+    """With core labels a window's score belongs to its centred core; cells no core
+    covers (near the edges) keep the whole windows' mean."""
+    window, stride, core = 12, 4, 6
+    out = tmp_path / "core.tif"
+    dense_map(_score, stack, ["E0", "E1"], [(out, ["a"], lambda v: v[:1])], window=window, stride=stride, core=core)
+    with rasterio.open(stack) as src:
+        z = src.read(masked=True).astype(np.float64)
+        fills = [float(src.tags(b)["fill"]) for b in (1, 2)]
+    mask = np.ma.getmaskarray(z)
+    filled = np.stack([np.where(mask[b], fills[b], z.data[b]) for b in range(2)])
+    H, W = z.shape[1:]
+    acc, cnt = np.zeros((H, W)), np.zeros((H, W))
+    whole_acc, whole_cnt = np.zeros((H, W)), np.zeros((H, W))
+    for r in covering_starts(H, window, stride):
+        for c in covering_starts(W, window, stride):
+            if mask[:, r:r + window, c:c + window].all():
+                continue
+            p = _score(filled[None, :, r:r + window, c:c + window])[0, 0]
+            acc[r + 3:r + 9, c + 3:c + 9] += p
+            cnt[r + 3:r + 9, c + 3:c + 9] += 1
+            whole_acc[r:r + window, c:c + window] += p
+            whole_cnt[r:r + window, c:c + window] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.where(cnt > 0, acc / cnt, whole_acc / whole_cnt)
+    expected[mask.all(axis=0)] = np.nan
+    with rasterio.open(out) as src:
+        got = src.read(1, masked=True).astype(np.float64).filled(np.nan)
+        assert src.tags()["footprint"] == "6"
+    np.testing.assert_allclose(got, expected, rtol=2e-7, atol=1e-7)
+    assert np.isfinite(got[-1, -1]) and cnt[-1, -1] == 0      # an edge cell: the whole windows' mean

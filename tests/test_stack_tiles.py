@@ -168,3 +168,17 @@ def test_a_split_part_without_sites_is_a_clear_error():
         check_split_has_sites(summary)
     summary["counts"]["test"]["with_mines"] = 2
     check_split_has_sites(summary)
+
+
+def test_core_labels_need_a_site_in_the_window_centre(grid):
+    from pipeline.tiles import core_side
+
+    layout = TileLayout(window=20, stride=10, split_row=60, core=core_side(20, 0.5))
+    assert layout.core_side == 10 and layout.core_offset == 5
+    x0, y0 = grid.transform.c, grid.transform.f
+    # a site in cell (row 12, col 12): the centre (rows 5-14) of window (0, 0) and the edge of window (10, 10)
+    index = build_tile_index(grid, np.array([[x0 + 12.5 * 50, y0 - 12.5 * 50]]), layout)
+    label = {(r, c): (lab, n) for r, c, lab, n in zip(index.row, index.col, index.label, index.n_sites)}
+    assert label[(0, 0)] == (1, 1)
+    assert label[(10, 10)] == (0, 1)           # in the window, not in its centred half: no label, still counted
+    assert label[(0, 10)] == (0, 1) and label[(10, 0)] == (0, 1)

@@ -231,7 +231,7 @@ def train_cnn(tiles, *, method, width=1.0, train, seed=42, device="auto", thread
     scores = score_windows(network, tiles, tiles.elements, train, seed=seed, device=device)
     network = network.to("cpu", memory_format=torch.contiguous_format)
     save_cnn(model_path, network, method=method, width=float(width), elements=list(tiles.elements),
-             crop=info["crop"], window=info["window"], seed=seed, epochs=epochs)
+             crop=info["crop"], window=info["window"], label_core=info["label_core"], seed=seed, epochs=epochs)
     return summary, scores
 
 
@@ -266,7 +266,7 @@ def predict_cnn_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size
 
     summary = dense_map(score, stack_path, info["elements"],
                         [(out_path, [f"{info['method']}_probability"], lambda v: v)], window=win, stride=stride,
-                        batch_size=batch_size,
+                        batch_size=batch_size, core=info.get("label_core"),
                         tags={"method": info["method"], "overlap": overlap, "elements": ",".join(info["elements"]),
                               "model": str(model_path)})
     return {**summary, "device": str(device), "method": info["method"]}

@@ -150,11 +150,12 @@ def fold_sites(plan, fold):
     return xy[held], xy[~held]
 
 
-def fold_window_roles(grid, index, window, plan, fold, buffer):
+def fold_window_roles(grid, index, window, plan, fold, buffer, core=None):
     """Split of every kept window in one fold: 'train' beyond ``buffer`` of every
     held-out site, 'test' within it (these are the windows a fold tests; a
     window that also holds a training site is left out), 'skipped' otherwise.
-    Labels: a site of any fold inside the window. Returns a copy of ``index``.
+    Labels: a site of any fold inside the window's centred ``core`` (cells; None:
+    the whole window). Returns a copy of ``index``.
     """
     held_xy, train_xy = fold_sites(plan, fold)
     out = index.copy()
@@ -165,5 +166,11 @@ def fold_window_roles(grid, index, window, plan, fold, buffer):
     split = np.where(~kept, "skipped", np.where(d_held > buffer, "train", "test"))
     split = np.where((split == "test") & (d_train <= 0), "skipped", split)
     out["split"] = split
-    out["label"] = ((d_held <= 0) | (d_train <= 0)).astype(np.int64)
+    if core is None or int(core) >= window:
+        out["label"] = ((d_held <= 0) | (d_train <= 0)).astype(np.int64)
+    else:
+        off = (window - int(core)) // 2
+        inside = np.minimum(window_distance(grid, rows + off, cols + off, int(core), held_xy),
+                            window_distance(grid, rows + off, cols + off, int(core), train_xy))
+        out["label"] = (inside <= 0).astype(np.int64)
     return out

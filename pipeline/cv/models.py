@@ -41,7 +41,7 @@ def fold_tiles(tiles_dir, elements, plan, fold, buffer, pu=None):
     (``pipeline.pu``), judged from the fold's training sites only."""
     tiles = load_tiles(tiles_dir)
     grid = GridSpec.from_dict(tiles.meta["grid"])
-    index = fold_window_roles(grid, tiles.index, tiles.window, plan, fold, buffer)
+    index = fold_window_roles(grid, tiles.index, tiles.window, plan, fold, buffer, tiles.meta.get("label_core"))
     if pu:
         index = apply_pu(index, tiles.windows, grid, tiles.window, fold_sites(plan, fold)[1], pu)
     train = index[index["split"] == "train"]
@@ -53,16 +53,25 @@ def fold_tiles(tiles_dir, elements, plan, fold, buffer, pu=None):
     return tiles.view(elements, index), grid
 
 
-def windows_to_map(scores, rows, cols, window, grid):
-    """Each cell's mean score over the windows covering it (NaN where none does)."""
-    acc = np.zeros(grid.shape, dtype=np.float64)
-    cnt = np.zeros(grid.shape, dtype=np.float64)
-    for s, r, c in zip(scores, rows, cols):
-        if np.isfinite(s):
-            acc[r:r + window, c:c + window] += s
-            cnt[r:r + window, c:c + window] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cnt > 0, acc / cnt, np.nan)
+def windows_to_map(scores, rows, cols, window, grid, core=None):
+    """Each cell's mean score over the windows covering it (NaN where none does);
+    with ``core`` (cells), over the windows whose centred core covers it, the
+    whole windows' mean where no core does (as ``dense_map.footprint_mean``)."""
+    def paint(size, off):
+        acc = np.zeros(grid.shape, dtype=np.float64)
+        cnt = np.zeros(grid.shape, dtype=np.float64)
+        for s, r, c in zip(scores, rows, cols):
+            if np.isfinite(s):
+                acc[r + off:r + off + size, c + off:c + off + size] += s
+                cnt[r + off:r + off + size, c + off:c + off + size] += 1
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(cnt > 0, acc / cnt, np.nan)
+
+    whole = paint(window, 0)
+    if core is None or int(core) >= window:
+        return whole
+    centred = paint(int(core), (window - int(core)) // 2)
+    return np.where(np.isnan(centred), whole, centred)
 
 
 def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer, seed=0, balance="noise",
@@ -79,7 +88,8 @@ def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer
     scores = np.empty(len(ids))
     for start in range(0, len(ids), 256):
         scores[start:start + 256] = predict_windows(model, view.read(ids[start:start + 256]))
-    prob = windows_to_map(scores, kept["row"].to_numpy(), kept["col"].to_numpy(), view.window, grid)
+    prob = windows_to_map(scores, kept["row"].to_numpy(), kept["col"].to_numpy(), view.window, grid,
+                          view.meta.get("label_core"))
     write_geotiff(out_path, prob, grid, [f"{method} probability"],
                   tags={"method": method, "form": "window", "fold": fold, "elements": ",".join(view.elements)})
     return {**model.counts, "fold": int(fold)}

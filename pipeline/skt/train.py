@@ -289,7 +289,8 @@ def prepare_batches(tiles, elements, train_cfg, device, views=1):
         if balance == "noise" else None,
         "noise_variance": float(train_cfg.get("noise_variance", 0.01)),
         "test_windows": int(len(test_y)), "test_with_mines": int((test_y == 1).sum()),
-        "crop": crop, "window": tiles.window, "augment": augment,
+        "crop": crop, "window": tiles.window, "label_core": (tiles.meta or {}).get("label_core"),
+        "augment": augment,
         "windows_read": "in memory" if torch.is_tensor(x_train) else "lazily from windows.npy",
     }
     return train, test, paper, info
@@ -452,7 +453,8 @@ def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="au
     metrics = _final_metrics(skt_model, task.names, test_b, paper_b, int(train.get("batch_size", 64)),
                              device, dtype, channels_last, seed)
     skt_model = skt_model.to("cpu", memory_format=torch.contiguous_format)
-    save_skt(model_path, skt_model, crop=info["crop"], window=info["window"], seed=seed,
+    save_skt(model_path, skt_model, crop=info["crop"], window=info["window"], label_core=info["label_core"],
+             seed=seed,
              source={k: v for k, v in (source_info or {}).items() if k in ("elements", "width", "epochs", "tiles",
                                                                           "note")},
              mask=skt_model.mask.weight.detach().tolist() if skt_model.mask is not None else None)

@@ -6,7 +6,7 @@ from pathlib import Path
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 from pipeline.survey_io import outside_bounds, read_points, site_names
-from pipeline.tiles import TileLayout, check_split_has_sites, resolve_split_row, write_tiles
+from pipeline.tiles import TileLayout, core_side, check_split_has_sites, resolve_split_row, write_tiles
 from pipeline.window_plan import median_spacing
 
 log = logging.getLogger("pipeline.tiles")
@@ -16,7 +16,7 @@ def main(smk):
     opts = smk.params.tiles
     grid = grid_of(smk.input.stack)
     split_row = resolve_split_row(grid.height, opts["window"], opts["test_fraction"], opts["split_row"])
-    layout = TileLayout(opts["window"], opts["stride"], split_row)
+    layout = TileLayout(opts["window"], opts["stride"], split_row, core_side(opts["window"], opts["label_core"]))
     sites = read_points(smk.input.sites)
     spacing = median_spacing(read_points(smk.input.samples).get_coordinates().to_numpy())
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
