@@ -22,8 +22,9 @@ Chebyshev polynomial. For a feature map X (N positions, C channels):
 Our choices where the description leaves room: the affinity is the symmetrised
 embedded Gaussian, A_ij = exp((phi_i . psi_j + phi_j . psi_i) / (2 sqrt(C/2))),
 which is positive, so every degree is positive and D^-1/2 exists (a plain dot
-product can give negative or zero degrees); it is computed with the largest
-exponent subtracted, which the normalisation cancels exactly. The BN's scale
+product can give negative or zero degrees); the normalisation is computed in
+the log domain (log-degrees by logsumexp), so it neither overflows nor divides
+by a degree that underflowed to zero. The BN's scale
 starts at zero, so the block starts as the identity and training begins from
 the plain ResNet-18 (the nonlocal papers' initialisation).
 
@@ -76,9 +77,11 @@ class SpectralNonlocal(nn.Module):
         psi = self.psi(x).flatten(2).float()
         logits = torch.bmm(phi.transpose(1, 2), psi)          # B, N, N: phi_i . psi_j
         logits = (logits + logits.transpose(1, 2)) / (2.0 * math.sqrt(self.inner))
-        a = torch.exp(logits - logits.amax(dim=(1, 2), keepdim=True))
-        d = a.sum(dim=2).clamp_min(torch.finfo(a.dtype).tiny).rsqrt()   # B, N
-        return d.unsqueeze(2) * a * d.unsqueeze(1)
+        # A_ij / sqrt(d_i d_j) in the log domain: log d_i = logsumexp_k L_ik, and the
+        # exponent L_ij - (log d_i + log d_j) / 2 is <= 0, so nothing overflows and no
+        # degree underflows to zero however spread the logits are
+        log_degree = torch.logsumexp(logits, dim=2)                     # B, N
+        return torch.exp(logits - 0.5 * (log_degree.unsqueeze(2) + log_degree.unsqueeze(1)))
 
     def forward(self, x):
         b, _, h, w = x.shape
