@@ -17,4 +17,5 @@ python3 -c "import torch; print('torch', torch.__version__)"
 checks=" ${CHECKS:-skt train cnn} "   # which checks to run
 [[ $checks == *" skt "* ]] && python3 benchmarks/gpu_skt.py --steps "${STEPS:-200}"
 [[ $checks == *" train "* ]] && python3 benchmarks/gpu_check.py
-[[ $checks == *" cnn "* ]] && python3 benchmarks/gpu_cnn_check.py
+# all nine deep baselines of Table 3 (torchvision's six, SCNet, T2T-ViT-14, SNL); CNNS="scnet,snl" for a subset
+[[ $checks == *" cnn "* ]] && python3 benchmarks/gpu_cnn_check.py ${CNNS:+--only "$CNNS"}

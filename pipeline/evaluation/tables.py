@@ -34,6 +34,7 @@ METHOD_LABELS = {
     "random_forest_pixel": "RandomForest (per pixel)", "decision_tree_pixel": "Decisiontree (per pixel)",
     "resnet18": "ResNet-18", "shufflenet_v2": "ShuffleNetV2", "googlenet": "GoogLeNet",
     "mobilenet_v2": "MobileNetV2", "mnasnet": "MnasNet", "efficientnet_b0": "EfficientNet-b0",
+    "scnet": "SCNet", "t2t_vit_14": "T2T-ViT-14", "snl": "SNL",
     "skt": "SKT (ours)",
 }
 STUDIES = ("ablation", "beta_sweep")

@@ -6,7 +6,7 @@
 
 MAIN_SEED = int(config["seed"])
 CLASSICAL = "svm|knn|random_forest|decision_tree"
-CNNS = "resnet18|shufflenet_v2|googlenet|mobilenet_v2|mnasnet|efficientnet_b0"
+CNNS = "|".join(CNN_NAMES)   # pipeline.methods.CNNS, imported in common.smk
 # any seed but the main one (whose dense outputs go to maps/)
 OTHER_SEED = f"(?!{MAIN_SEED}(?![0-9]))[0-9]+"
 

@@ -17,7 +17,7 @@ def main(smk):
                                 progress=False)
     record = run_record(method, seed, metrics_record(scores["y"], scores["prob"][0]),
                         metrics_record(scores["y_paper"], scores["prob_paper"][0]), family="cnn",
-                        form="window", notes=adaptation_notes(method, smk.params.width),
+                        form="window", notes=adaptation_notes(method, smk.params.width, summary.get("crop")),
                         **{k: v for k, v in summary.items() if k != "method"})
     write_json(smk.output.metrics, record)
 
