@@ -113,12 +113,15 @@ def score_lattice(score, src, names, window, stride, *, batch_size=64, path=None
         pending.clear()
         where.clear()
 
-    for rows in (progress(row_groups) if progress else row_groups):
-        top = rows[0]
-        height = rows[-1] + window - top
-        for cols in col_groups:
-            left = cols[0]
-            width = cols[-1] + window - left
+    # column pieces outside, bands of rows inside: consecutive pieces share the
+    # window overlap's blocks, which GDAL's cache then holds for one piece's width
+    # only, so memory does not grow with the grid's width
+    for cols in (progress(col_groups) if progress else col_groups):
+        left = cols[0]
+        width = cols[-1] + window - left
+        for rows in row_groups:
+            top = rows[0]
+            height = rows[-1] + window - top
             piece, empty = read_inputs(src, names, Window(left, top, width, height), path)
             # windows holding no cell with data are not scored (their cells are nodata anyway)
             filled = np.zeros((height + 1, width + 1), dtype=np.int64)
@@ -152,6 +155,17 @@ def footprint_mean(scores, row_starts, col_starts, window, rows, cols, core=None
     return np.where(np.isnan(centred), whole, centred)
 
 
+def _cache_bytes(src, window):
+    """GDAL's block cache for one column piece's blocks over two bands of rows of
+    every band: enough that overlapping pieces are decompressed once, and bounded
+    whatever the grid's width (GDAL's default, 5 % of RAM, fills with the stack
+    on a large grid). rasterio takes bytes."""
+    block_h, block_w = src.block_shapes[0]
+    piece = PIECE_CELLS + window + 2 * block_w
+    rows = PIECE_CELLS // 4 + window + 2 * block_h
+    return max(32 * 2**20, int(1.5 * src.count * piece * rows * 4))
+
+
 def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=64, tags=None, progress=None,
               core=None):
     """Write dense maps of window scores on the stack's grid.
@@ -163,7 +177,7 @@ def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=6
     ``footprint_mean``). A cell is nodata where every stack band is nodata or no
     scored window covers it. Returns a summary dict.
     """
-    with rasterio.open(stack_path) as src:
+    with rasterio.open(stack_path) as src, rasterio.Env(GDAL_CACHEMAX=_cache_bytes(src, window)):
         grid = GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
         if grid.crs is None:
             raise InputError("the stack has no CRS", path=stack_path)
