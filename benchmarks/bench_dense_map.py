@@ -106,9 +106,12 @@ def child(scale, workdir, seed, threads, overlap, window):
 
 
 def demo_strides(results, threads, strides):
-    """Time the demo's SKT map at each stride (same model, same stack)."""
+    """Time the demo's SKT map at each stride (same model, same stack) and rank
+    each against the demo's truth."""
     import torch
 
+    from pipeline.evaluation.truth import truth_table
+    from pipeline.rasters import read_band
     from pipeline.skt.predict import predict_map
 
     torch.set_num_threads(threads)
@@ -122,8 +125,11 @@ def demo_strides(results, threads, strides):
         r = predict_map(results / "models" / "skt.pt", results / "stack" / "zscore.tif", f"/tmp/demo_stride{stride}.tif",
                         overlap=overlap, device="cpu", threads=threads)
         out.append({"stride": r["stride"], "windows": r["windows"], "seconds": time.perf_counter() - start})
-        print(f"demo, window {window}, stride {r['stride']}: {r['windows']} windows, {out[-1]['seconds']:.1f} s",
-              flush=True)
+        density, grid = read_band(results / "maps" / "reference" / "sampling_density.tif")
+        truth = truth_table(REPO / "data" / "demo" / "truth.tif", {"skt": f"/tmp/demo_stride{stride}.tif"},
+                            np.isfinite(density), grid)["truth_auc"].iloc[0]
+        print(f"demo, window {window}, stride {r['stride']}: {r['windows']} windows, {out[-1]['seconds']:.1f} s, "
+              f"truth AUC {truth:.3f}", flush=True)
     base = out[0]["seconds"]
     for r in out:
         print(f"  stride {r['stride']}: {r['seconds'] / base:.2f}x the time of stride {out[0]['stride']}")
