@@ -36,11 +36,17 @@ def main():
     parser.add_argument("--config", default=str(REPO / "config.yaml"))
     parser.add_argument("--results", default="results/demo")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--source-task", choices=["self", "pretrain"], default=None,
+                        help="override source.task (SKT only is rerun then: --skt-only)")
+    parser.add_argument("--skt-only", action="store_true")
+    parser.add_argument("--out", default="truth_auc_seeds.csv", help="file name under results/demo/tables")
     args = parser.parse_args()
     config = load_config(args.config)
     view = dataset_config(config, "demo")
+    if args.source_task:
+        view["source"]["task"] = args.source_task
     results = Path(args.results)
-    work = results / "truth_seeds"
+    work = results / f"truth_seeds_{view['source']['task']}"
     stack, tiles = results / "stack" / "zscore.tif", results / "tiles"
     screening = pd.read_csv(results / "screening" / "elements.csv")
     zauc = dict(zip(screening["element"], screening["z_auc"]))
@@ -63,6 +69,13 @@ def main():
         predict_map(out / "skt.pt", stack, out / "skt.tif", overlap=view["predict"]["overlap"], device="cpu",
                     threads=args.threads)
         maps["skt"], seconds["skt"] = out / "skt.tif", time.perf_counter() - t
+        if args.skt_only:
+            table = truth_table(truth, maps, area, grid)
+            table["seed"], table["seconds"], table["source_task"] = seed, table["method"].map(seconds), \
+                view["source"]["task"]
+            rows.append(table)
+            print(table[["method", "seed", "truth_auc", "seconds"]].to_string(index=False), flush=True)
+            continue
         t = time.perf_counter()
         train_cnn(tiles, method="resnet18", width=view["baselines"]["cnn_width"], train=view["train"], seed=seed,
                   device="cpu", threads=args.threads, model_path=out / "resnet18.pt", progress=False)
@@ -85,7 +98,7 @@ def main():
                                                   results / "maps" / "reference" / "sampling_density.tif",
                                                   results / "maps" / "reference" / "robust_anomaly.tif"), area, grid)
     frame = pd.concat(rows + [refs.assign(seed=np.nan, seconds=np.nan)], ignore_index=True)
-    frame.to_csv(results / "tables" / "truth_auc_seeds.csv", index=False, float_format="%.6g")
+    frame.to_csv(results / "tables" / args.out, index=False, float_format="%.6g")
     summary = frame.groupby("method", sort=False)["truth_auc"].agg(["mean", "std", "count"])
     print(summary.sort_values("mean", ascending=False).head(12).to_string(float_format="%.3f"))
 
