@@ -11,7 +11,6 @@ elsewhere, so a model can tell filled cells from measured ones.
 """
 
 import numpy as np
-from rasterio.windows import Window
 
 from .errors import InputError
 
@@ -70,13 +69,14 @@ def read_inputs(src, names, window, path=None):
     Cells outside the raster (a window past its edge) read as nodata.
     """
     names = list(names)
-    elements = element_names(names)
-    bands = band_indexes(src, elements, path)
-    block = src.read(bands, window=window, masked=True, boundless=_past_edge(src, window), fill_value=src.nodata)
-    masks = src.read_masks(window=window, boundless=_past_edge(src, window)) > 0
-    valid = masks.all(axis=0)
-    empty = ~masks.any(axis=0)
-    filled = fill_block(block, fill_values(src, bands))
+    bands = band_indexes(src, element_names(names), path)
+    # every band once: the validity band needs all their masks, and reading the
+    # masks apart would decompress the stack a second time
+    stack = src.read(window=window, masked=True, boundless=_past_edge(src, window), fill_value=src.nodata)
+    missing = np.ma.getmaskarray(stack)
+    valid = ~missing.any(axis=0)
+    empty = missing.all(axis=0)
+    filled = fill_block(stack[[b - 1 for b in bands]], fill_values(src, bands))
     if VALIDITY not in names:
         return filled, empty
     out = np.empty((len(names), *filled.shape[1:]), dtype=np.float32)
@@ -87,5 +87,5 @@ def read_inputs(src, names, window, path=None):
 
 
 def _past_edge(src, window):
-    w = Window(*window.flatten()) if not isinstance(window, Window) else window
-    return w.col_off < 0 or w.row_off < 0 or w.col_off + w.width > src.width or w.row_off + w.height > src.height
+    return (window.col_off < 0 or window.row_off < 0 or window.col_off + window.width > src.width
+            or window.row_off + window.height > src.height)
