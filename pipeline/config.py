@@ -84,11 +84,13 @@ def check_consistency(view, config, name, source="config"):
     interp, tiles, train, skt, src = (view[k] for k in ("interpolate", "tiles", "train", "skt", "source"))
     if interp["cell_size"] is None and (interp["width"] is None or interp["height"] is None):
         raise InputError(f"{where}: interpolate needs cell_size or both width and height")
-    if tiles["stride"] > tiles["window"]:
+    known = {k: v for k, v in (("window", tiles["window"]), ("stride", tiles["stride"]), ("crop", train["crop"]))
+             if v != "auto"}     # "auto" is resolved from the data (pipeline.window_plan)
+    if {"stride", "window"} <= known.keys() and tiles["stride"] > tiles["window"]:
         raise InputError(f"{where}: tiles.stride ({tiles['stride']}) exceeds tiles.window ({tiles['window']})")
-    if train["crop"] > tiles["window"]:
+    if {"crop", "window"} <= known.keys() and train["crop"] > tiles["window"]:
         raise InputError(f"{where}: train.crop ({train['crop']}) exceeds tiles.window ({tiles['window']})")
-    if skt["dilation"]:
+    if skt["dilation"] and "crop" in known and skt["dilations"] != "auto":
         smallest = train["crop"] - 2 * max(skt["dilations"])
         if smallest < 8:
             raise InputError(

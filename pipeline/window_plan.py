@@ -11,6 +11,10 @@ import math
 import numpy as np
 from scipy.spatial import cKDTree
 
+AUTO = "auto"
+#: dilations ``skt.dilations: auto`` chooses from (the CPU default's)
+DILATIONS = (1, 2, 3, 4, 6)
+
 
 def resnet18_final_side(side):
     """Side of ResNet-18's last feature map for an input of ``side`` cells: the
@@ -66,3 +70,40 @@ def check_window(window, crop, dilations, spacing, cell, spacings=5.0):
                    f"{spacings:g} spacings would be tiles.window {plan['window']}, train.crop {plan['crop']}, "
                    f"skt.dilations {plan['dilations']} ({plan['final_side']} x {plan['final_side']})")
     return lines, warning
+
+
+def resolve_window(tiles_opts, spacing, cell):
+    """(window, stride) in cells from the tiles section: ``window: auto`` takes
+    ``plan_window``'s window for ``window_spacings`` median sample spacings,
+    ``stride: auto`` a quarter of the window."""
+    window, stride = tiles_opts["window"], tiles_opts["stride"]
+    if window == AUTO:
+        if not np.isfinite(spacing) or spacing <= 0:
+            raise ValueError("tiles.window: auto needs at least two samples at distinct places")
+        window = plan_window(spacing, cell, float(tiles_opts.get("window_spacings", 5.0)))["window"]
+    window = int(window)
+    stride = max(1, window // 4) if stride == AUTO else int(stride)
+    return window, min(stride, window)
+
+
+def resolve_crop(crop, window):
+    """``train.crop: auto``: 7/8 of the window (the random crops keep most of it)."""
+    return int(window) - int(window) // 8 if crop == AUTO else int(crop)
+
+
+def resolve_dilations(dilations, crop):
+    """``skt.dilations: auto``: those of ``DILATIONS`` after which ResNet-18's last
+    stage still sees 2 x 2 at this crop (at least the first)."""
+    if dilations != AUTO:
+        return [int(d) for d in dilations]
+    return [d for d in DILATIONS if resnet18_final_side(int(crop) - 2 * d) >= 2] or [DILATIONS[0]]
+
+
+def resolved_tiles(tiles_opts, plan):
+    """The tiles section with the window and stride the fold plan resolved
+    (``cv_folds`` writes them; an older plan leaves the section as it is)."""
+    out = dict(tiles_opts)
+    for key in ("window", "stride"):
+        if key in plan:
+            out[key] = int(plan[key])
+    return out

@@ -32,3 +32,22 @@ def test_plan_keeps_two_by_two_and_the_spacings():
     assert "1 x 1" in lines[0] and warning is not None and "tiles.window" in warning
     _, fine = check_window(64, 56, [1, 2, 3, 4, 6], spacing=300.0, cell=100.0)
     assert fine is None
+
+
+def test_auto_settings_resolve_from_the_survey():
+    from pipeline.window_plan import resolve_crop, resolve_dilations, resolve_window, resolved_tiles
+
+    opts = {"window": "auto", "stride": "auto", "window_spacings": 5}
+    # 1 km spacing on 100 m cells: 5 spacings are 50 cells, more than 2 x 2 needs
+    assert resolve_window(opts, 1000.0, 100.0) == (50, 12)
+    # 1 km spacing on 250 m cells: 20 cells would be 1 x 1; the plan takes 45
+    window, stride = resolve_window(opts, 1000.0, 250.0)
+    assert window == 45 and stride == 11
+    assert resolve_window({"window": 64, "stride": 16}, 1000.0, 250.0) == (64, 16)
+    assert resolve_crop("auto", 64) == 56 and resolve_crop(28, 64) == 28
+    crop = resolve_crop("auto", window)
+    dilations = resolve_dilations("auto", crop)
+    assert dilations and all(resnet18_final_side(crop - 2 * d) >= 2 for d in dilations)
+    assert resolve_dilations([1, 6], 40) == [1, 6]
+    assert resolved_tiles({"window": "auto", "stride": "auto", "buffer": 1}, {"window": 45, "stride": 11}) == {
+        "window": 45, "stride": 11, "buffer": 1}

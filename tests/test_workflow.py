@@ -252,3 +252,27 @@ def test_more_folds_rerun_the_folds_not_the_unsupervised_stages(tiny_run):
     assert "cv_folds" in rules
     assert not rules & {"prepare", "screen", "interpolate", "stack", "tiles", "reference_maps", "cv_stack",
                         "train_skt", "baseline_pixel"}
+
+
+def test_window_auto_is_resolved_from_the_sample_spacing(tiny_run, tmp_path):
+    """tiles.window and stride 'auto' on a copy of the finished run's stack: the
+    tiles stage picks the window from the median sample spacing and records it."""
+    import shutil
+
+    from pipeline.window_plan import median_spacing, plan_window
+
+    work, config, _ = tiny_run
+    for part in ("prepare", "screening", "rasters", "stack"):
+        shutil.copytree(work / "results" / "demo" / part, tmp_path / "results" / "demo" / part)
+    auto = dict(config, tiles=dict(config["tiles"], window="auto", stride="auto", test_fraction=0.4),
+                train=dict(config["train"], crop="auto"), skt=dict(config["skt"], dilations="auto"))
+    snakemake(tmp_path, write_config(auto, tmp_path / "auto.yaml"), "--forcerun", "tiles", "--",
+              "results/demo/tiles/tiles.json")
+    meta = json.loads((tmp_path / "results" / "demo" / "tiles" / "tiles.json").read_text())
+    samples = gpd.read_file(work / "results" / "demo" / "prepare" / "samples.gpkg")
+    spacing = median_spacing(samples.get_coordinates().to_numpy())
+    cell = abs(meta["grid"]["transform"][0])
+    assert meta["median_sample_spacing"] == pytest.approx(spacing)
+    assert meta["window"] == plan_window(spacing, cell)["window"] and meta["stride"] == meta["window"] // 4
+    log = (tmp_path / "results" / "demo" / "logs" / "tiles.log").read_text()
+    assert f"window {meta['window']} cells, stride {meta['stride']}" in log

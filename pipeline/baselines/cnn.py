@@ -72,6 +72,7 @@ from ..skt.files import load_torch, save_torch
 from ..skt.resnet import resnet18 as narrow_resnet18
 from ..skt.train import (Task, batch_probabilities, file_stamp, fingerprint, fit, log_window_check,
                          prepare_batches)
+from ..window_plan import resolve_crop
 from .scnet import scnet18
 from .snl import snl_resnet18
 from .t2t_vit import first_split, t2t_vit_14
@@ -229,7 +230,7 @@ def train_cnn(tiles, *, method, width=1.0, train, seed=42, device="auto", thread
     configure_backend(device)
     seed = int(seed)
     seed_everything(seed)
-    network = build_cnn(method, len(tiles.elements), width, crop=int(train.get("crop", 56)))
+    network = build_cnn(method, len(tiles.elements), width, crop=resolve_crop(train.get("crop", 56), tiles.window))
     train_b, test_b, _, info = prepare_batches(tiles, tiles.elements, train, device)
     stamp = fingerprint("cnn", method, float(width), dict(train), seed, tiles.elements, info,
                         file_stamp(Path(tiles.path) / "windows.npy") if tiles.path else None, device.type)

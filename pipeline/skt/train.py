@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
-from ..window_plan import check_window
+from ..window_plan import check_window, resolve_crop, resolve_dilations
 from .data import Batches, TileSet, align_elements, load_tiles, noise_copy_counts, place, sample_plan
 from .device import (amp_dtype, autocast, channels_last_for, configure_backend, grad_scaler, resolve_device,
                      seed_everything, set_threads)
@@ -266,7 +266,7 @@ def prepare_batches(tiles, elements, train_cfg, device, views=1):
         raise InputError(f"the training split needs windows of both classes; it has "
                          f"{int((train_y == 1).sum())} with mines and {int((train_y == 0).sum())} without "
                          "(check the sites, tiles.window or the train/test split)", path=tiles.path)
-    crop = int(train_cfg.get("crop", 56))
+    crop = resolve_crop(train_cfg.get("crop", 56), tiles.window)
     if crop > tiles.window:
         raise InputError(f"train.crop ({crop}) is larger than the tiles' window ({tiles.window})")
     balance = train_cfg.get("balance", "noise")
@@ -370,7 +370,8 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
         # self-supervised first (every window, no labels), then the labelled source task
         pretrain = pretrain_masked_bands(network, tiles, epochs=int(source.get("pretrain_epochs", 10)),
                                          batch_size=int(train.get("batch_size", 64)), lr=float(train.get("lr", 0.1)),
-                                         crop=int(train.get("crop", 56)), seed=seed, device=device)
+                                         crop=resolve_crop(train.get("crop", 56), tiles.window), seed=seed,
+                                         device=device)
         info = dict(info, pretrain_masked_band_loss=pretrain)
     task = source_task(network)
     history, finished = fit(task, train_b, test_b, train, epochs=epochs, seed=seed, device=device,
@@ -424,6 +425,8 @@ def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="au
             source_info = dict(source_info, note=f"model.width {model.get('width')} ignored: the targets take "
                                                  f"the source network's width {source_net.width}")
     width = source_net.width if source_net is not None else int(model.get("width", 16))
+    skt = dict(skt, dilations=resolve_dilations(skt.get("dilations", [1, 2, 3, 4, 6]),
+                                                resolve_crop(train.get("crop", 56), tiles.window)))
     skt_model = build_skt(elements, skt, dict(model, width=width), source=source_net, zauc=zauc)
     views = len(skt_model.dilations) if skt.get("independent_crops", False) else 1
     train_b, test_b, paper_b, info = prepare_batches(tiles, elements, train, device, views=views)

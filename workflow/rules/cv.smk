@@ -37,12 +37,15 @@ checkpoint cv_folds:
         CONDA_ENV
     input:
         sites="results/{dataset}/prepare/sites.gpkg",
+        samples="results/{dataset}/prepare/samples.gpkg",
         density="results/{dataset}/maps/reference/sampling_density.tif",
     output:
         plan="results/{dataset}/cv/folds.json",
     params:
         cv=cv_settings,
-        window=lambda wildcards: dataset_config(config, wildcards.dataset)["tiles"]["window"],
+        # only what sizes the windows: other tiles settings must not rerun the folds and all after them
+        tiles=lambda wildcards: {k: dataset_config(config, wildcards.dataset)["tiles"][k]
+                                 for k in ("window", "stride", "window_spacings")},
         seed=config["seed"],
     log:
         "results/{dataset}/logs/cv/folds.log",
@@ -76,6 +79,7 @@ rule cv_tiles:
     input:
         stack="results/{dataset}/cv/stack.tif",
         sites="results/{dataset}/prepare/sites.gpkg",
+        samples="results/{dataset}/prepare/samples.gpkg",
     output:
         windows="results/{dataset}/cv/tiles/windows.npy",
         index="results/{dataset}/cv/tiles/index.csv",

@@ -15,6 +15,7 @@ from pipeline.errors import InputError
 from pipeline.evaluation.tables import json_safe
 from pipeline.rasters import write_geotiff
 from pipeline.runlog import logging_to
+from pipeline.window_plan import resolved_tiles
 from pipeline.survey_io import read_points
 
 log = logging.getLogger("pipeline.cv")
@@ -22,7 +23,7 @@ log = logging.getLogger("pipeline.cv")
 
 def main(smk):
     plan = json.loads(open(smk.input.plan).read())
-    tiles = smk.params.tiles
+    tiles = resolved_tiles(smk.params.tiles, plan)
     samples = read_points(smk.input.samples)
     if "campaign" not in samples.columns:
         raise InputError("the prepared samples have no campaign column: set campaign_column for this dataset",

@@ -10,6 +10,7 @@ from pipeline.atomic import write_json
 from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.evaluation.tables import json_safe
 from pipeline.runlog import logging_to
+from pipeline.window_plan import resolved_tiles
 
 log = logging.getLogger("pipeline.cv")
 
@@ -25,9 +26,10 @@ def fold_maps_by_seed(paths):
 
 def main(smk):
     plan = json.loads(open(smk.input.plan).read())
-    area, index, _ = evaluation_setting(smk.input.density, smk.params.tiles)
+    tiles = resolved_tiles(smk.params.tiles, plan)
+    area, index, _ = evaluation_setting(smk.input.density, tiles)
     record = evaluate_method(smk.wildcards.method, "trained", fold_maps_by_seed(smk.input.maps), plan, area,
-                             window_index=index, window=smk.params.tiles["window"], buffer=plan["buffer"],
+                             window_index=index, window=tiles["window"], buffer=plan["buffer"],
                              probability=True)
     scores = [np.mean(s["score"]) for s in record["sites"]]
     log.info("%s: held-out-site AUC %.3f over %d sites", smk.wildcards.method, float(np.mean(scores)), len(scores))

@@ -10,13 +10,14 @@ from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.cv.references import reference_map_paths
 from pipeline.evaluation.tables import json_safe
 from pipeline.runlog import logging_to
+from pipeline.window_plan import resolved_tiles
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
     plan = json.loads(open(smk.input.plan).read())
-    tiles = smk.params.tiles
+    tiles = resolved_tiles(smk.params.tiles, plan)
     area, index, _ = evaluation_setting(smk.input.density, tiles)
     maps = reference_map_paths(smk.input.rasters, smk.input.density, smk.input.anomaly)
     records = []

@@ -6,8 +6,8 @@ from pathlib import Path
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 from pipeline.survey_io import outside_bounds, read_points, site_names
-from pipeline.tiles import TileLayout, core_side, check_split_has_sites, resolve_split_row, write_tiles
-from pipeline.window_plan import median_spacing
+from pipeline.tiles import TileLayout, check_split_has_sites, core_side, resolve_split_row, write_tiles
+from pipeline.window_plan import AUTO, median_spacing, resolve_window
 
 log = logging.getLogger("pipeline.tiles")
 
@@ -15,10 +15,15 @@ log = logging.getLogger("pipeline.tiles")
 def main(smk):
     opts = smk.params.tiles
     grid = grid_of(smk.input.stack)
-    split_row = resolve_split_row(grid.height, opts["window"], opts["test_fraction"], opts["split_row"])
-    layout = TileLayout(opts["window"], opts["stride"], split_row, core_side(opts["window"], opts["label_core"]))
-    sites = read_points(smk.input.sites)
     spacing = median_spacing(read_points(smk.input.samples).get_coordinates().to_numpy())
+    window, stride = resolve_window(opts, spacing, grid.cell_size[0])
+    if opts["window"] == AUTO or opts["stride"] == AUTO:
+        log.info("tiles: window %d cells, stride %d (tiles.window %s, stride %s): %.1f median sample spacings of "
+                 "%.0f m", window, stride, opts["window"], opts["stride"], window * grid.cell_size[0] / spacing,
+                 spacing)
+    split_row = resolve_split_row(grid.height, window, opts["test_fraction"], opts["split_row"])
+    layout = TileLayout(window, stride, split_row, core_side(window, opts["label_core"]))
+    sites = read_points(smk.input.sites)
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"],
                           validity_band=opts["validity_band"], pu=opts, extra={"median_sample_spacing": spacing})
