@@ -379,22 +379,10 @@ def _mineral_systems(rng, faults, mask):
             style = rng.choice(list(_ASSOCIATIONS), p=(0.5, 0.3, 0.2))
         elif south:
             # the first sites go to the southern fifth, on its faults
-            k, i = south_stations[int(rng.random() * len(south_stations))]
-            fx, fy = faults[k]
-            strike = np.arctan2(fx[i + 1] - fx[i - 1], fy[i + 1] - fy[i - 1])
-            offset = rng.normal(0, 350)
-            x = fx[i] + offset * np.cos(strike)
-            y = fy[i] - offset * np.sin(strike)
-            style = rng.choice(list(_ASSOCIATIONS), p=(0.5, 0.3, 0.2))
+            x, y, strike, style = _on_fault(rng, faults, south_stations[int(rng.random() * len(south_stations))])
         elif on_fault:
             u = rng.random() if retry else (slots[len(systems)] + rng.random()) / slots.size
-            k, i = stations[int(u * len(stations))]
-            fx, fy = faults[k]
-            strike = np.arctan2(fx[i + 1] - fx[i - 1], fy[i + 1] - fy[i - 1])
-            offset = rng.normal(0, 350)
-            x = fx[i] + offset * np.cos(strike)
-            y = fy[i] - offset * np.sin(strike)
-            style = rng.choice(list(_ASSOCIATIONS), p=(0.5, 0.3, 0.2))
+            x, y, strike, style = _on_fault(rng, faults, stations[int(u * len(stations))])
         else:
             x = rng.uniform(_EXTENT[0], _EXTENT[2])
             y = rng.uniform(_EXTENT[1], _EXTENT[3])
@@ -418,6 +406,16 @@ def _mineral_systems(rng, faults, mask):
             }
         )
     return systems
+
+
+def _on_fault(rng, faults, station):
+    """A system near fault ``station`` (fault, point): offset across the strike, style."""
+    k, i = station
+    fx, fy = faults[k]
+    strike = np.arctan2(fx[i + 1] - fx[i - 1], fy[i + 1] - fy[i - 1])
+    offset = rng.normal(0, 350)
+    style = rng.choice(list(_ASSOCIATIONS), p=(0.5, 0.3, 0.2))
+    return fx[i] + offset * np.cos(strike), fy[i] - offset * np.sin(strike), strike, style
 
 
 def _truth_field(systems, xs, ys):

@@ -35,25 +35,32 @@ def _score(x):
     return np.stack([a, b])
 
 
-def _reference(stack_path, window, stride):
+def _reference(stack_path, window, stride, core=None):
+    """Every window's score painted on its footprint (its centred ``core`` when
+    given, the whole windows' mean where no core reaches), divided by the count."""
     with rasterio.open(stack_path) as src:
         z = src.read(masked=True).astype(np.float64)
         fills = [float(src.tags(b)["fill"]) for b in (1, 2)]
     mask = np.ma.getmaskarray(z)
     filled = np.stack([np.where(mask[b], fills[b], z.data[b]) for b in range(2)])
     H, W = z.shape[1:]
-    acc = np.zeros((2, H, W))
-    cnt = np.zeros((H, W))
+    size = window if core is None else core
+    off = (window - size) // 2
+    acc, cnt = np.zeros((2, H, W)), np.zeros((H, W))
+    whole_acc, whole_cnt = np.zeros((2, H, W)), np.zeros((H, W))
     for r in covering_starts(H, window, stride):
         for c in covering_starts(W, window, stride):
             if mask[:, r:r + window, c:c + window].all():
                 continue
             p = _score(filled[None, :, r:r + window, c:c + window])[:, 0]
-            acc[:, r:r + window, c:c + window] += p[:, None, None]
-            cnt[r:r + window, c:c + window] += 1
-    out = np.where(cnt > 0, acc / np.where(cnt > 0, cnt, 1), np.nan)
+            acc[:, r + off:r + off + size, c + off:c + off + size] += p[:, None, None]
+            cnt[r + off:r + off + size, c + off:c + off + size] += 1
+            whole_acc[:, r:r + window, c:c + window] += p[:, None, None]
+            whole_cnt[r:r + window, c:c + window] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(cnt > 0, acc / cnt, whole_acc / whole_cnt)
     out[:, mask.all(axis=0)] = np.nan
-    return out
+    return out, cnt
 
 
 @pytest.mark.parametrize("window,stride,batch", [(10, 5, 7), (10, 3, 64), (12, 12, 1), (8, 1, 500)])
@@ -62,7 +69,7 @@ def test_dense_map_equals_painting_every_window(tmp_path, stack, window, stride,
     summary = dense_map(_score, stack, ["E0", "E1"], [(out, ["a", "b", "mean"],
                                                         lambda v: np.concatenate([v, v.mean(0, keepdims=True)]))],
                         window=window, stride=stride, batch_size=batch)
-    expected = _reference(stack, window, stride)
+    expected, _ = _reference(stack, window, stride)
     with rasterio.open(out) as src:
         got = src.read(masked=True).astype(np.float64).filled(np.nan)
         assert src.descriptions == ("a", "b", "mean") and int(src.tags()["stride"]) == stride
@@ -90,26 +97,8 @@ def test_core_footprint_puts_each_score_on_its_window_centre(tmp_path, stack):
     window, stride, core = 12, 4, 6
     out = tmp_path / "core.tif"
     dense_map(_score, stack, ["E0", "E1"], [(out, ["a"], lambda v: v[:1])], window=window, stride=stride, core=core)
-    with rasterio.open(stack) as src:
-        z = src.read(masked=True).astype(np.float64)
-        fills = [float(src.tags(b)["fill"]) for b in (1, 2)]
-    mask = np.ma.getmaskarray(z)
-    filled = np.stack([np.where(mask[b], fills[b], z.data[b]) for b in range(2)])
-    H, W = z.shape[1:]
-    acc, cnt = np.zeros((H, W)), np.zeros((H, W))
-    whole_acc, whole_cnt = np.zeros((H, W)), np.zeros((H, W))
-    for r in covering_starts(H, window, stride):
-        for c in covering_starts(W, window, stride):
-            if mask[:, r:r + window, c:c + window].all():
-                continue
-            p = _score(filled[None, :, r:r + window, c:c + window])[0, 0]
-            acc[r + 3:r + 9, c + 3:c + 9] += p
-            cnt[r + 3:r + 9, c + 3:c + 9] += 1
-            whole_acc[r:r + window, c:c + window] += p
-            whole_cnt[r:r + window, c:c + window] += 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expected = np.where(cnt > 0, acc / cnt, whole_acc / whole_cnt)
-    expected[mask.all(axis=0)] = np.nan
+    expected, cnt = _reference(stack, window, stride, core)
+    expected = expected[0]
     with rasterio.open(out) as src:
         got = src.read(1, masked=True).astype(np.float64).filled(np.nan)
         assert src.tags()["footprint"] == "6"
