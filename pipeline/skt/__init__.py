@@ -11,7 +11,8 @@ Typical use (one function per workflow rule)::
     predict_tiles(".../skt.pt", tiles_dir, "maps/skt_windows.gpkg")
 """
 
-from .data import TileSet, align_elements, load_tiles, noise_copy_counts, sample_plan
+from ..evaluation.metrics import noise_copy_counts
+from .data import TileSet, align_elements, load_tiles, sample_plan
 from .device import resolve_device, set_threads
 from .files import load_skt, load_source
 from .losses import distillation_losses, skt_loss

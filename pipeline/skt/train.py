@@ -21,8 +21,9 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
+from ..evaluation.metrics import noise_copy_counts
 from ..window_plan import check_window, resolve_crop, resolve_dilations
-from .data import Batches, TileSet, align_elements, load_tiles, noise_copy_counts, place, sample_plan
+from .data import Batches, TileSet, align_elements, load_tiles, place, sample_plan
 from .device import (amp_dtype, autocast, channels_last_for, configure_backend, grad_scaler, resolve_device,
                      seed_everything, set_threads)
 from .files import load_source, load_torch, save_skt, save_source, save_torch
