@@ -25,7 +25,7 @@ a stage in its own workflow job would start) with its resident memory at the
 start, and the largest stage peak as the size's peak. (ru_maxrss of the child
 is kept in the JSON but is not the peak: the kernel resets it with VmHWM.)
 
-    .venv/bin/python benchmarks/bench_scale.py --scales 1 10            # about 10 + 60 minutes on 2 cores
+    .venv/bin/python benchmarks/bench_scale.py --scales 1 3 10          # about 25 minutes on 2 cores
     .venv/bin/python benchmarks/bench_scale.py --scales 30 --workdir /big/disk
 
 Disk: each size's outputs are deleted after measuring; the rasters are deleted
@@ -263,8 +263,20 @@ def table(records):
         lines.append(f"{r['scale']:>4g}x {'':>8} {'':>13} {'':>7} |"
                      + "".join(f" {r['stages'][s]['cpu_seconds'] / mc:>8.3f}" for s in STAGES)
                      + f" {total / mc:>8.3f} |")
+    lines.append("dense prediction per window (wall / CPU ms)")
+    for r in records:
+        windows = max(r["predict_windows"], 1)
+        lines.append(f"{r['scale']:>4g}x {r['predict_windows']:>8} windows | "
+                     f"{1000 * r['stages']['predict']['seconds'] / windows:>7.2f} / "
+                     f"{1000 * r['stages']['predict']['cpu_seconds'] / windows:>7.2f}")
     if len(records) > 1:
         base = records[0]
+        for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
+            base_window = base["stages"]["predict"][key] / max(base["predict_windows"], 1)
+            for r in records[1:]:
+                per_window = r["stages"]["predict"][key] / max(r["predict_windows"], 1)
+                lines.append(f"{label} time per predicted window, {r['scale']:g}x / {base['scale']:g}x: "
+                             f"{per_window / base_window:.2f}")
         for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
             base_total = sum(v[key] for v in base["stages"].values()) / (base["cells"] / 1e6)
             for r in records[1:]:

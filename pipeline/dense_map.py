@@ -67,18 +67,32 @@ def _covering_ranges(positions, starts, window):
     return lo, hi
 
 
-def lattice_mean(scores, row_starts, col_starts, window, rows, cols):
-    """Per-cell mean of lattice ``scores`` (k, nR, nC), NaN for windows not scored,
-    over the cells ``rows`` x ``cols`` (1-D position arrays): (k, len(rows),
-    len(cols)), NaN where no scored window covers a cell."""
+def summed_area(scores):
+    """Summed-area table of lattice ``scores`` (k, nR, nC), NaN for windows not
+    scored: (k + 1, nR + 1, nC + 1), the last layer counting scored windows. Built
+    once per map, so each block of cells costs its own size, not the lattice's."""
     k = scores.shape[0]
     have = np.isfinite(scores[0])
     table = np.zeros((k + 1, scores.shape[1] + 1, scores.shape[2] + 1), dtype=np.float64)
     table[:k, 1:, 1:] = np.where(have, scores, 0.0).cumsum(1).cumsum(2)
     table[k, 1:, 1:] = have.cumsum(0).cumsum(1)
+    return table
+
+
+def lattice_mean(scores, row_starts, col_starts, window, rows, cols, table=None):
+    """Per-cell mean of lattice ``scores`` (k, nR, nC), NaN for windows not scored,
+    over the cells ``rows`` x ``cols`` (1-D position arrays): (k, len(rows),
+    len(cols)), NaN where no scored window covers a cell. ``table``: the scores'
+    ``summed_area`` when it is already built."""
+    table = summed_area(scores) if table is None else table
+    k = table.shape[0] - 1
     r0, r1 = _covering_ranges(rows, row_starts, window)
     c0, c1 = _covering_ranges(cols, col_starts, window)
-    sums = (table[:, r1][:, :, c1] - table[:, r0][:, :, c1] - table[:, r1][:, :, c0] + table[:, r0][:, :, c0])
+    # only the block's part of the table is gathered: its cost follows the block, not the grid
+    top, left = int(r0.min()), int(c0.min())
+    part = table[:, top:int(r1.max()) + 1, left:int(c1.max()) + 1]
+    r0, r1, c0, c1 = r0 - top, r1 - top, c0 - left, c1 - left
+    sums = (part[:, r1][:, :, c1] - part[:, r0][:, :, c1] - part[:, r1][:, :, c0] + part[:, r0][:, :, c0])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(sums[k] > 0, sums[:k] / sums[k], np.nan)
 
@@ -142,16 +156,19 @@ def score_lattice(score, src, names, window, stride, *, batch_size=64, path=None
     return scores, row_starts, col_starts, n_scored
 
 
-def footprint_mean(scores, row_starts, col_starts, window, rows, cols, core=None):
+def footprint_mean(scores, row_starts, col_starts, window, rows, cols, core=None, table=None):
     """Per-cell mean of window scores over each window's centred ``core`` (cells;
     None: the whole window): a model trained on core labels says whether a site
     lies in the core, so that is where its score belongs. Cells no core covers
-    (within half the margin of the grid's edge) take the whole windows' mean."""
-    whole = lattice_mean(scores, row_starts, col_starts, window, rows, cols)
+    (within half the margin of the grid's edge) take the whole windows' mean.
+    ``table``: the scores' ``summed_area``, built here when not given."""
+    table = summed_area(scores) if table is None else table
+    whole = lattice_mean(scores, row_starts, col_starts, window, rows, cols, table)
     if core is None or int(core) >= window:
         return whole
     off = (window - int(core)) // 2
-    centred = lattice_mean(scores, np.asarray(row_starts) + off, np.asarray(col_starts) + off, int(core), rows, cols)
+    centred = lattice_mean(scores, np.asarray(row_starts) + off, np.asarray(col_starts) + off, int(core), rows, cols,
+                           table)
     return np.where(np.isnan(centred), whole, centred)
 
 
@@ -187,10 +204,11 @@ def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=6
         with contextlib.ExitStack() as stack:
             dsts = [(stack.enter_context(open_geotiff_for_writing(path, grid, descriptions)), combine)
                     for path, descriptions, combine in outputs]
+            table = summed_area(scores)
             for block in block_windows(grid.height, grid.width, 256):
                 rows = np.arange(block.row_off, block.row_off + block.height)
                 cols = np.arange(block.col_off, block.col_off + block.width)
-                values = footprint_mean(scores, row_starts, col_starts, window, rows, cols, core)
+                values = footprint_mean(scores, row_starts, col_starts, window, rows, cols, core, table)
                 nodata = (src.read_masks(window=block) == 0).all(axis=0)
                 values[:, nodata] = np.nan
                 for dst, combine in dsts:

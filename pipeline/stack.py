@@ -176,7 +176,7 @@ def zscore_stack(raster_paths, names, out_path, block_rows=512, *, transform="no
             for name, band in zip(names, values):
                 kept = band.compressed()
                 moments[name].add(kept)
-                samples[name].append(kept[::step])
+                samples[name].append(kept[::step].copy())   # a view would keep the whole band alive
         stats = {}
         for name, path in zip(names, raster_paths):
             if moments[name].count == 0:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from pipeline.dense_map import covering_starts, dense_map
+from pipeline.dense_map import covering_starts, dense_map, lattice_mean, summed_area
 from pipeline.grid import grid_from_settings
 from pipeline.rasters import write_geotiff
 from pipeline.stack import zscore_stack
@@ -104,3 +104,27 @@ def test_core_footprint_puts_each_score_on_its_window_centre(tmp_path, stack):
         assert src.tags()["footprint"] == "6"
     np.testing.assert_allclose(got, expected, rtol=2e-7, atol=1e-7)
     assert np.isfinite(got[-1, -1]) and cnt[-1, -1] == 0      # an edge cell: the whole windows' mean
+
+
+def test_a_block_of_cells_gets_what_painting_each_window_over_it_gives():
+    # blocks of the output read only their part of the summed-area table: check
+    # every block position against a plain per-cell average of the windows
+    rng = np.random.default_rng(3)
+    rows_n, cols_n, window = 90, 130, 16
+    row_starts, col_starts = covering_starts(rows_n, window, 6), covering_starts(cols_n, window, 6)
+    scores = rng.random((2, len(row_starts), len(col_starts)))
+    scores[:, rng.random(scores.shape[1:]) < 0.2] = np.nan
+    total = np.zeros((2, rows_n, cols_n))
+    count = np.zeros((rows_n, cols_n))
+    for i, r in enumerate(row_starts):
+        for j, c in enumerate(col_starts):
+            if np.isfinite(scores[0, i, j]):
+                total[:, r:r + window, c:c + window] += scores[:, i, j, None, None]
+                count[r:r + window, c:c + window] += 1
+    with np.errstate(invalid="ignore"):
+        expected = np.where(count > 0, total / count, np.nan)
+    table = summed_area(scores)
+    for top, left, h, w in [(0, 0, 90, 130), (0, 0, 7, 9), (37, 61, 20, 33), (80, 120, 10, 10)]:
+        rows, cols = np.arange(top, top + h), np.arange(left, left + w)
+        got = lattice_mean(scores, row_starts, col_starts, window, rows, cols, table)
+        np.testing.assert_allclose(got, expected[:, top:top + h, left:left + w], rtol=1e-12, atol=1e-12)
