@@ -7,6 +7,7 @@ error, eq. 1), and elements with Z_AUC above the critical value are selected.
 """
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,8 @@ def check_class_sizes(labels, min_class_size, *, label_radius=None, distances=No
 
 
 def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58, explicit=None,
-                    min_selected=1, direction="enriched", svm_c=1.0, cv_folds=5, seed=0, min_class_size=10):
+                    min_selected=1, direction="enriched", svm_c=1.0, cv_folds=5, seed=0, min_class_size=10,
+                    workers=1):
     """Per-element AUC, S_AUC, Z_AUC and the selection, as a DataFrame in ``COLUMNS`` order.
 
     ``samples`` is a DataFrame with one column per element (NaN missing), and
@@ -137,6 +139,8 @@ def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58,
     ``min_class_size``: fewest samples each class needs; fewer in the survey is an
     InputError (check_class_sizes), fewer among one element's valid values leaves
     that element's AUC empty (and it is never selected).
+    ``workers``: elements screened at once, in threads (libsvm releases the GIL);
+    the table does not depend on it.
     """
     labels = np.asarray(labels)
     if labels.sum() == 0:
@@ -144,27 +148,28 @@ def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58,
                          "increase screen.label_radius or check the sites' CRS (sites_crs)")
     xy = samples[["x", "y"]].to_numpy(dtype=float) if {"x", "y"} <= set(samples.columns) else None
     check_class_sizes(labels, min_class_size, xy=xy)
-    rows = []
-    varies = {}
-    for name in elements:
+    def screen_one(name):
         values = samples[name].to_numpy(dtype=float)
         valid = np.isfinite(values)
         y = labels[valid]
         c_p, c_n = int(y.sum()), int((1 - y).sum())
-        varies[name] = bool(valid.any() and np.nanmax(values) > np.nanmin(values))
+        counts = dict(element=name, n_valid=int(valid.sum()), n_with_mines=c_p, n_without_mines=c_n)
+        varies = bool(valid.any() and np.nanmax(values) > np.nanmin(values))
         if min(c_p, c_n) < max(min_class_size, 1):
-            rows.append(dict(element=name, n_valid=int(valid.sum()), n_with_mines=c_p,
-                             n_without_mines=c_n, auc=np.nan, rank_auc=np.nan, s_auc=np.nan,
-                             z_auc=np.nan))
-            continue
+            return dict(counts, auc=np.nan, rank_auc=np.nan, s_auc=np.nan, z_auc=np.nan), varies
         rank = float(roc_auc_score(y, values[valid]))
         auc = svm_auc(values[valid], y, c=svm_c, folds=cv_folds, seed=seed) if method == "svm" else rank
         if not np.isfinite(auc):
-            rows.append(dict(element=name, n_valid=int(valid.sum()), n_with_mines=c_p, n_without_mines=c_n,
-                             auc=np.nan, rank_auc=rank, s_auc=np.nan, z_auc=np.nan))
-            continue
-        rows.append(dict(element=name, n_valid=int(valid.sum()), n_with_mines=c_p, n_without_mines=c_n,
-                         auc=auc, rank_auc=rank, s_auc=s_auc(auc, c_p, c_n), z_auc=z_auc(auc, c_p, c_n)))
+            return dict(counts, auc=np.nan, rank_auc=rank, s_auc=np.nan, z_auc=np.nan), varies
+        return dict(counts, auc=auc, rank_auc=rank, s_auc=s_auc(auc, c_p, c_n), z_auc=z_auc(auc, c_p, c_n)), varies
+
+    if workers > 1 and len(elements) > 1:
+        with ThreadPoolExecutor(min(int(workers), len(elements))) as pool:
+            results = list(pool.map(screen_one, elements))
+    else:
+        results = [screen_one(name) for name in elements]
+    rows = [row for row, _ in results]
+    varies = {row["element"]: v for row, v in results}
     table = pd.DataFrame(rows, columns=COLUMNS[:-1])
     usable = np.isfinite(table["auc"].to_numpy(dtype=float)) & table["element"].map(varies).to_numpy(dtype=bool)
     table["selected"] = select(table, z_critical, explicit=explicit, min_selected=min_selected,

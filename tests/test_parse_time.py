@@ -26,3 +26,11 @@ def test_rule_files_import_only_parse_time_modules():
             elif words[:1] == ["import"] and words[1].startswith("pipeline"):
                 imported.add(words[1])
     assert imported <= {"pipeline.config", "pipeline.methods", "pipeline.paths"}, imported
+
+
+def test_per_pixel_fold_jobs_start_without_torch():
+    # 4 per-pixel methods x every fold are separate jobs: torch's import (3-5 s) each is wasted
+    code = ("import sys; import pipeline.cv.models, pipeline.cv.fold_screening, pipeline.baselines.classical; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -68,6 +68,22 @@ def test_screening_separates_signal_from_noise(method):
     assert au["n_with_mines"] + au["n_without_mines"] == n
 
 
+def test_screening_in_threads_gives_the_same_table_in_element_order():
+    rng = np.random.default_rng(2)
+    n = 400
+    labels = (rng.random(n) < 0.2).astype(int)
+    samples = pd.DataFrame({name: np.exp(rng.normal(0, 1, n) + shift * labels)
+                            for name, shift in (("Au", 1.0), ("Cu", 0.0), ("As", 0.6), ("Pb", -0.5))})
+    samples.loc[:4, "As"] = np.nan
+    samples["Sn"] = 3.0                                        # constant: never selected
+    elements = ["Au", "Cu", "As", "Pb", "Sn"]
+    one = screen_elements(samples, elements, labels, method="svm", seed=0, workers=1)
+    three = screen_elements(samples, elements, labels, method="svm", seed=0, workers=3)
+    assert three["element"].tolist() == elements
+    pd.testing.assert_frame_equal(one, three)
+    assert three.set_index("element").loc["Au", "selected"] and not three.set_index("element").loc["Sn", "selected"]
+
+
 def test_explicit_elements_override_and_are_checked():
     table = pd.DataFrame({"element": ["Au", "Cu"], "z_auc": [5.0, 0.1]})
     assert select(table, 2.58, explicit=["Cu"]).tolist() == [False, True]

@@ -17,7 +17,6 @@ from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
 from ..pu import apply_pu
 from ..rasters import grid_of, write_geotiff
-from ..skt.data import load_tiles
 from .folds import fold_sites, fold_window_roles
 
 
@@ -39,6 +38,8 @@ def fold_tiles(tiles_dir, elements, plan, fold, buffer, pu=None):
     """The cross-validation tiles as one fold sees them (a TileSet view) and its
     grid. ``pu``: the tiles section's settings for doubtful negatives
     (``pipeline.pu``), judged from the fold's training sites only."""
+    from ..skt.data import load_tiles     # torch: imported here so the per-pixel folds start without it
+
     tiles = load_tiles(tiles_dir)
     grid = GridSpec.from_dict(tiles.meta["grid"])
     index = fold_window_roles(grid, tiles.index, tiles.window, plan, fold, buffer, tiles.meta.get("label_core"))

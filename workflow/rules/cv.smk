@@ -110,6 +110,7 @@ rule cv_screen:
     params:
         screen=settings("screen"),
         seed=config["seed"],
+    threads: 4    # elements screened at once (scaled down to --cores)
     log:
         "results/{dataset}/logs/cv/screen_fold{fold}.log",
     benchmark:

@@ -20,7 +20,8 @@ def main(smk):
                         buffer=plan["buffer"], available=available, method=opts["auc_method"],
                         z_critical=opts["z_critical"], explicit=opts["elements"], min_selected=opts["min_selected"],
                         direction=opts["direction"], svm_c=opts["svm_c"], cv_folds=opts["cv_folds"],
-                        seed=smk.params.seed, min_class_size=opts["min_class_size"])
+                        seed=smk.params.seed, min_class_size=opts["min_class_size"],
+                        workers=smk.threads)
     if table["screening"].iloc[0] != "screened":
         log.warning("fold %d: screening %s", fold, table["screening"].iloc[0])
     log.info("fold %d: %d samples near held-out sites left out; selected %s", fold, int(table["n_left_out"].iloc[0]),

@@ -26,7 +26,8 @@ def main(smk):
                             z_critical=opts["z_critical"], explicit=opts["elements"],
                             min_selected=opts["min_selected"], direction=opts["direction"],
                             svm_c=opts["svm_c"],
-                            cv_folds=opts["cv_folds"], seed=smk.params.seed, min_class_size=opts["min_class_size"])
+                            cv_folds=opts["cv_folds"], seed=smk.params.seed, min_class_size=opts["min_class_size"],
+                            workers=smk.threads)
     no_auc = table.loc[~table["auc"].notna(), "element"].tolist()
     log.info("screening: %d samples (%d with mines, %d without); %d elements screened, %d selected: %s",
              len(labels), int(labels.sum()), int(len(labels) - labels.sum()), len(table),
