@@ -102,6 +102,16 @@ def check_consistency(view, config, name, source="config"):
                              f"(known: {', '.join(config['datasets'])})")
         if src["dataset"] == name:
             raise InputError(f"{where}: source.dataset names the dataset itself; use source.task: self")
+    if src["task"] == "datasets":
+        if not src["datasets"]:
+            raise InputError(f"{where}: source.task is 'datasets' but source.datasets is empty")
+        unknown = [d for d in src["datasets"] if d not in config["datasets"]]
+        if unknown:
+            raise InputError(f"{where}: source.datasets {unknown} are not datasets in this config "
+                             f"(known: {', '.join(config['datasets'])})")
+        if name in src["datasets"]:
+            raise InputError(f"{where}: source.datasets names the dataset itself: its own sites would label the "
+                             "source that its held-out sites are judged against")
     if src["task"] == "checkpoint" and not src["checkpoint"]:
         raise InputError(f"{where}: source.task is 'checkpoint' but source.checkpoint is not set")
 

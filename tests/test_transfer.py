@@ -5,7 +5,9 @@ import copy
 import os
 import re
 
+import numpy as np
 import pytest
+import rasterio
 import torch
 import yaml
 
@@ -13,8 +15,10 @@ from pipeline.config import dataset_config, validate_config
 from pipeline.errors import InputError
 from pipeline.prepare import prepare_samples
 from pipeline.skt import train_skt, train_source
+from pipeline.skt.data import load_tiles
 from pipeline.skt.synthetic import write_synthetic_survey
-from workflow_helpers import REPO, snakemake
+from pipeline.source_pool import pool_source_windows
+from workflow_helpers import REPO, snakemake, write_config
 
 TRANSFER_CONFIG = REPO / "config" / "transfer_katanning.yaml"
 TRAIN = {"epochs": 1, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 2,
@@ -111,3 +115,100 @@ def test_listed_elements_are_in_both_prepared_surveys():
                                      working_crs=ds["working_crs"], elements=ds["elements"], units=ds["units"],
                                      missing_codes=prep["missing_codes"], min_valid=prep["min_valid"])
         assert set(listed) <= set(samples.columns), name
+
+
+# --- source.task: datasets (pipeline.source_pool) ---------------------------------------------------
+
+SITE_CELLS = [(10, 10), (30, 50), (80, 20)]   # (row, col): two in the training part, one in the test part
+
+
+def _pool_survey(tmp_path, name, elements, seed):
+    survey = write_synthetic_survey(tmp_path / name, height=96, width=72, channels=len(elements), window=24,
+                                    stride=12, n_sites=4, seed=seed, elements=elements)
+    t = survey["grid"].transform
+    xy = np.array([(t.c + (c + 0.5) * t.a, t.f + (r + 0.5) * t.e) for r, c in SITE_CELLS])
+    return survey["stack"], xy
+
+
+def test_source_pool_matches_channels_by_name_and_labels_windows_by_each_surveys_sites(tmp_path):
+    torch.set_num_threads(1)
+    a_stack, a_xy = _pool_survey(tmp_path, "a", ["Au", "As"], 1)
+    b_stack, b_xy = _pool_survey(tmp_path, "b", ["Cu", "Au"], 2)
+    meta = pool_source_windows([("a", a_stack, a_xy), ("b", b_stack, b_xy)], ["Au", "As", "Cu"],
+                               tmp_path / "pool", window=24, stride=12, validity_band=True)
+    pool = load_tiles(tmp_path / "pool")
+    assert pool.elements == ["Au", "As", "Cu", "valid"]
+    assert meta["source_datasets"]["a"]["missing_elements"] == ["Cu"]
+    assert meta["source_datasets"]["b"]["missing_elements"] == ["As"]
+    assert not (tmp_path / "pool" / "parts").exists()
+    index = pool.index
+    assert set(index["survey"]) == {"a", "b"} and index["tile_id"].tolist() == list(range(len(index)))
+    for survey, stack, present in (("a", a_stack, {"Au": 1, "As": 2}), ("b", b_stack, {"Cu": 1, "Au": 2})):
+        rows = index[index["survey"] == survey]
+        with rasterio.open(stack) as src:
+            bands = src.read(masked=True)
+        for _, window in rows.iterrows():
+            r, c = int(window["row"]), int(window["col"])
+            x = pool.read([int(window["tile_id"])])[0]
+            for channel, name in enumerate(pool.elements[:-1]):
+                if name not in present:
+                    assert (x[channel] == 0).all()           # a band the survey lacks carries nothing
+                    continue
+                cut = bands[present[name] - 1, r:r + 24, c:c + 24]
+                valid = ~np.ma.getmaskarray(cut)
+                np.testing.assert_array_equal(x[channel][valid], cut.data[valid].astype(np.float32))
+            inside = any(r <= sr < r + 24 and c <= sc < c + 24 for sr, sc in SITE_CELLS)
+            assert window["label"] == int(inside)
+        assert set(rows["split"]) <= {"train", "test", "unlabelled"}
+        assert (rows.loc[rows["row"] + 24 <= 72, "split"] != "test").all()      # 72 = 96 * (1 - 0.25)
+        assert (rows.loc[rows["row"] >= 72, "split"] == "test").all()
+    # the source sees the target's elements only, taken from the pool by name
+    summary = train_source(tmp_path / "pool", source={"epochs": 1}, model={"width": 4}, train=TRAIN, seed=3,
+                           device="cpu", threads=1, model_path=tmp_path / "source.pt", progress=False,
+                           elements=["Cu", "Au"])
+    assert summary["elements"] == ["Cu", "Au", "valid"]
+    assert torch.load(tmp_path / "source.pt", weights_only=False)["elements"] == ["Cu", "Au", "valid"]
+
+
+def test_source_pool_refuses_a_survey_without_the_targets_elements(tmp_path):
+    a_stack, a_xy = _pool_survey(tmp_path, "a", ["Au", "As"], 1)
+    with pytest.raises(InputError, match="'a' has none of the target's elements"):
+        pool_source_windows([("a", a_stack, a_xy)], ["Cu", "Zn"], tmp_path / "pool", window=24, stride=12)
+
+
+def test_source_datasets_must_name_other_datasets_of_the_config():
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config["source"]["task"] = "datasets"
+    with pytest.raises(InputError, match="source.datasets is empty"):
+        validate_config(copy.deepcopy(config))
+    config["source"]["datasets"] = ["nowhere"]
+    with pytest.raises(InputError, match="nowhere"):
+        validate_config(copy.deepcopy(config))
+    config["source"]["datasets"] = ["demo"]
+    with pytest.raises(InputError, match="names the dataset itself"):
+        validate_config(copy.deepcopy(config))
+
+
+@pytest.mark.workflow
+def test_pooled_source_dry_run_cuts_the_other_surveys_stacks(tmp_path):
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    demo = config["datasets"]["demo"]
+    for key in ("samples", "sites", "truth"):
+        demo[key] = str(REPO / demo[key])
+    config["datasets"]["other"] = copy.deepcopy(demo)
+    demo["settings"] = {"source": {"task": "datasets", "datasets": ["other"]}}
+    configfile = write_config(config, tmp_path / "config.yaml")
+    result = snakemake(tmp_path, configfile, "--dry-run", "results/demo/models/skt.pt")
+    text = result.stdout + result.stderr
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule )", text):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        wildcards = re.search(r"wildcards: dataset=(\S+)", block)
+        if head and wildcards:
+            inputs = re.search(r"input: (.*)", block)
+            jobs[(head.group(1), wildcards.group(1))] = inputs.group(1).split(", ") if inputs else []
+    pool = [f"results/demo/source_pool/{f}" for f in ("windows.npy", "index.csv", "tiles.json")]
+    assert set(jobs[("source_pool", "demo")]) == {"results/other/cv/stack.tif", "results/other/prepare/sites.gpkg",
+                                                  "results/demo/cv/stack.json", "results/demo/tiles/tiles.json"}
+    assert jobs[("train_source", "demo")] == pool + ["results/demo/tiles/tiles.json"]
+    assert ("cv_stack", "other") in jobs and ("tiles", "other") not in jobs

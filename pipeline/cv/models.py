@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
 from ..pu import apply_pu
 from ..rasters import grid_of, write_geotiff
+from ..window_inputs import VALIDITY
 from .folds import fold_sites, fold_window_roles
 
 
@@ -98,10 +99,13 @@ def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer
 
 def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path, *, buffer, train, model=None,
                   skt=None, source=None, width=1.0, seed=0, device="auto", threads=None, predict=None,
-                  work_dir=None, zauc=None, pu=None):
+                  work_dir=None, zauc=None, pu=None, source_pool=None):
     """Train a CNN baseline or SKT (with its own source network) in one fold and
     map it with the same sliding-window prediction as the main maps. ``zauc``:
-    the fold's screening Z_AUC per element, for ``skt.mask_init: zauc``."""
+    the fold's screening Z_AUC per element, for ``skt.mask_init: zauc``.
+    ``source_pool``: with ``source.task: datasets``, the pooled tiles of the other
+    surveys (``pipeline.source_pool``); the fold's source learns the fold's
+    elements from them, none of this survey's sites among them."""
     from ..baselines.cnn import predict_cnn_map, train_cnn
     from ..skt.predict import predict_map
     from ..skt.train import train_skt, train_source
@@ -115,8 +119,15 @@ def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path,
         source_path = None
         if skt.get("transfer", True):
             source_path = work / "source.pt"
-            train_source(view, source=source, model=model, train=train, seed=seed, device=device, threads=threads,
-                         model_path=source_path, checkpoint_path=work / "source.ckpt", progress=False)
+            if source.get("task") == "datasets":
+                if source_pool is None:
+                    raise InputError("source.task datasets: the fold's source needs the source pool's tiles")
+                source_tiles, source_elements = source_pool, [e for e in view.elements if e != VALIDITY]
+            else:
+                source_tiles, source_elements = view, None
+            train_source(source_tiles, source=source, model=model, train=train, seed=seed, device=device,
+                         threads=threads, model_path=source_path, checkpoint_path=work / "source.ckpt",
+                         progress=False, elements=source_elements)
         summary = train_skt(view, source_path=source_path, skt=skt, model=model, train=train, seed=seed,
                             device=device, threads=threads, zauc=zauc, model_path=work / "skt.pt",
                             checkpoint_path=work / "skt.ckpt", progress=False)

@@ -346,15 +346,20 @@ def _tiles(tiles):
 
 
 def train_source(tiles, *, source, model, train, seed=42, device="auto", threads=None, model_path,
-                 checkpoint_path=None, log_path=None, metrics_path=None, progress=True, stop_after=None):
+                 checkpoint_path=None, log_path=None, metrics_path=None, progress=True, stop_after=None,
+                 elements=None):
     """Train the source network N_S (a plain ResNet-18) on the training tiles of
     ``tiles`` (a TileSet or a tiles directory: this dataset's for ``source.task:
-    self``, another's for ``dataset``) for ``source["epochs"]`` epochs.
+    self``, another's for ``dataset``, the pool of ``pipeline.source_pool`` for
+    ``datasets``) for ``source["epochs"]`` epochs. ``elements``: the bands the
+    source sees, by name (None: every band of the tiles); the targets must match.
 
     Writes ``model_path`` (weights + element names), the checkpoint, log and metrics.
     Returns a summary dict (``finished`` False when stopped by ``stop_after``).
     """
     tiles = _tiles(tiles)
+    if elements is not None:
+        tiles = tiles.view(elements)
     device = resolve_device(device)
     set_threads(threads)
     configure_backend(device)

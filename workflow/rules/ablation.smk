@@ -16,6 +16,7 @@ rule train_source_seed:
         CONDA_ENV
     input:
         tiles=source_tiles,
+        target=source_elements_from,
     output:
         model="results/{dataset}/models/seeds/{seed}/source.pt",
         metrics="results/{dataset}/models/seeds/{seed}/source_metrics.json",

@@ -33,10 +33,41 @@ def dataset_path(key):
 
 
 def source_tiles(wildcards):
-    """Tiles the source network learns from: this dataset's, or another's (source.task: dataset)."""
+    """Tiles the source network learns from: this dataset's, another's (source.task:
+    dataset) or the pool of several datasets' labelled windows (datasets)."""
     src = dataset_config(config, wildcards.dataset)["source"]
+    if src["task"] == "datasets":
+        return source_pool_files(wildcards)
     name = src["dataset"] if src["task"] == "dataset" else wildcards.dataset
     return [f"results/{name}/tiles/{f}" for f in TILE_FILES]
+
+
+def source_pool_files(wildcards):
+    return [f"results/{wildcards.dataset}/source_pool/{f}" for f in TILE_FILES]
+
+
+def source_elements_from(wildcards):
+    """With source.task: datasets, the tiles whose elements the pooled source sees (this dataset's)."""
+    if dataset_config(config, wildcards.dataset)["source"]["task"] != "datasets":
+        return []
+    return [f"results/{wildcards.dataset}/tiles/tiles.json"]
+
+
+def source_pool_inputs(kind):
+    """input: function giving each source dataset's cross-validation stack or prepared sites."""
+    path = {"stacks": "results/{d}/cv/stack.tif", "sites": "results/{d}/prepare/sites.gpkg"}[kind]
+
+    def get(wildcards):
+        return [path.format(d=d) for d in dataset_config(config, wildcards.dataset)["source"]["datasets"]]
+
+    return get
+
+
+def cv_source_pool_if_needed(wildcards):
+    """The source pool for SKT's folds (source.task: datasets)."""
+    if wildcards.method != "skt" or dataset_config(config, wildcards.dataset)["source"]["task"] != "datasets":
+        return []
+    return source_pool_files(wildcards)
 
 
 def source_network(wildcards):

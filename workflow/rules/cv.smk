@@ -128,6 +128,7 @@ rule cv_fit:
         elements="results/{dataset}/cv/fold{fold}/elements.csv",
         stack="results/{dataset}/cv/stack.tif",
         tiles=cv_tiles_if_needed,
+        source_pool=cv_source_pool_if_needed,
     output:
         probability="results/{dataset}/cv/maps/{method}/seed{seed}/fold{fold}.tif",
     wildcard_constraints:

@@ -6,12 +6,38 @@
 TILE_FILES = ("windows.npy", "index.csv", "tiles.json")
 
 
+rule source_pool:
+    """source.task: datasets: the labelled windows of every dataset in source.datasets,
+    cut at this dataset's window and matched to its elements by name (pipeline.source_pool)."""
+    conda:
+        CONDA_ENV
+    input:
+        stacks=source_pool_inputs("stacks"),
+        sites=source_pool_inputs("sites"),
+        target_stack="results/{dataset}/cv/stack.json",
+        target_tiles="results/{dataset}/tiles/tiles.json",
+    output:
+        windows="results/{dataset}/source_pool/windows.npy",
+        index="results/{dataset}/source_pool/index.csv",
+        meta="results/{dataset}/source_pool/tiles.json",
+    params:
+        datasets=lambda wildcards: dataset_config(config, wildcards.dataset)["source"]["datasets"],
+        tiles=settings("tiles"),
+    log:
+        "results/{dataset}/logs/source_pool.log",
+    benchmark:
+        "results/{dataset}/benchmarks/source_pool.tsv"
+    script:
+        "../scripts/source_pool.py"
+
+
 rule train_source:
     """Source network N_S: a plain ResNet-18 on the source task (paper section 3.1)."""
     conda:
         CONDA_ENV
     input:
         tiles=source_tiles,
+        target=source_elements_from,
     output:
         model="results/{dataset}/models/source.pt",
         metrics="results/{dataset}/models/source_metrics.json",

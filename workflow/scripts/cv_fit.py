@@ -35,7 +35,8 @@ def main(smk):
                                skt=smk.params.skt, source=smk.params.source, width=b["cnn_width"], seed=seed,
                                device=smk.params.device, threads=smk.threads, predict=smk.params.predict,
                                work_dir=smk.params.work, zauc=dict(zip(table["element"], table["z_auc"])),
-                               pu=smk.params.tiles)
+                               pu=smk.params.tiles,
+                               source_pool=Path(smk.input.source_pool[0]).parent if smk.input.source_pool else None)
     log.info("%s fold %d seed %d on %s: %s", method, fold, seed, ", ".join(elements), counts)
 
 
