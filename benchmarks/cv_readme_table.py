@@ -7,7 +7,9 @@ Rows: every trained method and probe, the sampling-density and robust-anomaly
 maps, and the best few element rasters; the full table is cv_summary.md.
 ``--pairs a:b`` adds paired differences of held-out-site AUC between two
 trained methods, with cluster-bootstrap 95 % intervals (same clusters, same
-draws as the summary), read from cv/evaluation/{method}.json beside the tables.
+draws as the summary), read from cv/evaluation/{method}.json beside the tables;
+a name ending in .json is another run's evaluation file (e.g. the same survey
+with another source.task), paired site by site.
 """
 
 import argparse
@@ -31,8 +33,15 @@ def site_means(path):
     return {s["id"]: (s["cluster"], float(np.mean(s["score"]))) for s in record["sites"]}
 
 
+def evaluation_file(evaluation_dir, name):
+    """A method of this run (its name) or another run's evaluation (a path ending in .json)."""
+    return Path(name) if name.endswith(".json") else Path(evaluation_dir) / f"{name}.json"
+
+
 def paired(evaluation_dir, a, b, n_boot=2000, seed=42):
-    sa, sb = site_means(Path(evaluation_dir) / f"{a}.json"), site_means(Path(evaluation_dir) / f"{b}.json")
+    sa, sb = site_means(evaluation_file(evaluation_dir, a)), site_means(evaluation_file(evaluation_dir, b))
+    if set(sa) != set(sb) or any(sa[k][0] != sb[k][0] for k in sa):
+        raise SystemExit(f"{a} and {b} were not scored on the same sites and clusters: they cannot be paired")
     clusters = sorted({sa[k][0] for k in sa})
     by_a = [[sa[k][1] for k in sorted(sa) if sa[k][0] == c] for c in clusters]
     by_b = [[sb[k][1] for k in sorted(sa) if sa[k][0] == c] for c in clusters]
@@ -43,7 +52,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("summary")
     parser.add_argument("--elements", type=int, default=3, help="best element rasters to show")
-    parser.add_argument("--pairs", nargs="*", default=[], help="method:method paired differences")
+    parser.add_argument("--pairs", nargs="*", default=[],
+                        help="method:method paired differences (a method may be another run's evaluation .json)")
     args = parser.parse_args(argv)
     t = pd.read_csv(args.summary)
     idw = t[t["method"].str.startswith("idw_")].sort_values("heldout_auc", ascending=False).head(args.elements)
