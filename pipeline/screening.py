@@ -148,6 +148,7 @@ def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58,
                          "increase screen.label_radius or check the sites' CRS (sites_crs)")
     xy = samples[["x", "y"]].to_numpy(dtype=float) if {"x", "y"} <= set(samples.columns) else None
     check_class_sizes(labels, min_class_size, xy=xy)
+
     def screen_one(name):
         values = samples[name].to_numpy(dtype=float)
         valid = np.isfinite(values)
