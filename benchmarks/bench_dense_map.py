@@ -3,8 +3,10 @@ and peak memory (issue 14).
 
 Each size runs in a fresh child process: a synthetic z-scored stack (smooth
 plane-wave fields, a nodata corner) of side 3072 x sqrt(scale) cells is written,
-then an untrained SKT (as bench_scale.py's: prediction cost does not depend on
-the weights) maps it with ``pipeline.skt.predict.predict_map``. The time spent
+then an untrained SKT (prediction cost does not depend on the weights; by
+default the demo's: width 16, five target networks at dilations 1, 2, 3, 4, 6;
+``--width 4 --dilations 1 2 3`` is bench_scale.py's tiny one) maps it with
+``pipeline.skt.predict.predict_map``. The time spent
 inside the networks (``window_probabilities``) is measured apart, so the
 printout shows what the windowing around them costs. Ratios are against the
 first size of the same run (the machine may be shared).
@@ -61,7 +63,7 @@ def write_stack(path, side, seed):
     return grid
 
 
-def child(scale, workdir, seed, threads, overlap, window):
+def child(scale, workdir, seed, threads, overlap, window, width=16, dilations=(1, 2, 3, 4, 6)):
     import torch
 
     from pipeline.skt import predict as predict_module
@@ -75,7 +77,7 @@ def child(scale, workdir, seed, threads, overlap, window):
     write_stack(workdir / "stack.tif", side, seed)
     setup = time.perf_counter() - t
     torch.manual_seed(seed)
-    model = build_skt(list(BANDS), {"dilations": [1, 2, 3], "transfer": False}, {"width": 4})
+    model = build_skt(list(BANDS), {"dilations": list(dilations), "transfer": False}, {"width": width})
     save_skt(workdir / "skt.pt", model, crop=window - 8, window=window, seed=seed)
     network = {"seconds": 0.0}
     inner = predict_module.window_probabilities
@@ -142,6 +144,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--overlap", type=float, default=0.0)
     parser.add_argument("--window", type=int, default=64)
+    parser.add_argument("--width", type=int, default=16, help="SKT's ResNet-18 width (16: the demo's model)")
+    parser.add_argument("--dilations", type=int, nargs="+", default=[1, 2, 3, 4, 6],
+                        help="one target network per dilation (the demo's: 1 2 3 4 6)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--demo", help="a finished demo's results/demo: time stride 8 against half a window")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
@@ -151,7 +156,8 @@ def main():
         demo_strides(args.demo, args.threads, [32, 8])
         return
     if args.child is not None:
-        record = child(args.child, args.workdir, args.seed, args.threads, args.overlap, args.window)
+        record = child(args.child, args.workdir, args.seed, args.threads, args.overlap, args.window, args.width,
+                       args.dilations)
         Path(args.json).write_text(json.dumps(record))
         return
     records = []
@@ -163,7 +169,8 @@ def main():
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         subprocess.run([sys.executable, __file__, "--child", str(scale), "--workdir", str(work), "--json", str(out),
                         "--threads", str(args.threads), "--overlap", str(args.overlap), "--window",
-                        str(args.window), "--seed", str(args.seed)], check=True, env=env)
+                        str(args.window), "--seed", str(args.seed), "--width", str(args.width),
+                        "--dilations", *map(str, args.dilations)], check=True, env=env)
         r = json.loads(out.read_text())
         shutil.rmtree(work, ignore_errors=True)
         records.append(r)

@@ -130,16 +130,16 @@ def _pool_survey(tmp_path, name, elements, seed):
     return survey["stack"], xy
 
 
-def test_source_pool_matches_channels_by_name_and_labels_windows_by_each_surveys_sites(tmp_path):
+def test_source_pool_matches_channels_by_name_and_labels_windows_by_each_surveys_sites(tmp_path, caplog):
     torch.set_num_threads(1)
     a_stack, a_xy = _pool_survey(tmp_path, "a", ["Au", "As"], 1)
     b_stack, b_xy = _pool_survey(tmp_path, "b", ["Cu", "Au"], 2)
-    meta = pool_source_windows([("a", a_stack, a_xy), ("b", b_stack, b_xy)], ["Au", "As", "Cu"],
+    meta = pool_source_windows([("a", a_stack, a_xy), ("b", b_stack, b_xy)], ["Au", "As", "Cu", "Zn"],
                                tmp_path / "pool", window=24, stride=12, validity_band=True)
     pool = load_tiles(tmp_path / "pool")
-    assert pool.elements == ["Au", "As", "Cu", "valid"]
-    assert meta["source_datasets"]["a"]["missing_elements"] == ["Cu"]
-    assert meta["source_datasets"]["b"]["missing_elements"] == ["As"]
+    assert pool.elements == ["Au", "As", "Cu", "Zn", "valid"]
+    assert meta["source_datasets"]["a"]["missing_elements"] == ["Cu", "Zn"]
+    assert meta["source_datasets"]["b"]["missing_elements"] == ["As", "Zn"]
     assert not (tmp_path / "pool" / "parts").exists()
     index = pool.index
     assert set(index["survey"]) == {"a", "b"} and index["tile_id"].tolist() == list(range(len(index)))
@@ -168,6 +168,11 @@ def test_source_pool_matches_channels_by_name_and_labels_windows_by_each_surveys
                            elements=["Cu", "Au"])
     assert summary["elements"] == ["Cu", "Au", "valid"]
     assert torch.load(tmp_path / "source.pt", weights_only=False)["elements"] == ["Cu", "Au", "valid"]
+    assert "no source dataset" not in caplog.text
+    # an element no pooled survey holds is said, not silently learnt as zeros
+    train_source(tmp_path / "pool", source={"epochs": 1}, model={"width": 4}, train=TRAIN, seed=3, device="cpu",
+                 threads=1, model_path=tmp_path / "source_zn.pt", progress=False, elements=["Zn", "Au"])
+    assert "no source dataset (a, b) holds Zn" in caplog.text
 
 
 def test_source_pool_refuses_a_survey_without_the_targets_elements(tmp_path):

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
 from ..evaluation.metrics import noise_copy_counts
+from ..window_inputs import VALIDITY
 from ..window_plan import check_window, resolve_crop, resolve_dilations
 from .data import Batches, TileSet, align_elements, load_tiles, place, sample_plan
 from .device import (amp_dtype, autocast, channels_last_for, configure_backend, grad_scaler, resolve_device,
@@ -345,6 +346,21 @@ def _tiles(tiles):
     return tiles if isinstance(tiles, TileSet) else load_tiles(tiles)
 
 
+def _warn_empty_pool_channels(tiles):
+    """A pooled source (pipeline.source_pool) learns nothing from an element that
+    no pooled survey holds: its channel is 0 in every window. Say which."""
+    surveys = (tiles.meta or {}).get("source_datasets")
+    if not surveys:
+        return
+    empty = [e for e in tiles.elements if e != VALIDITY
+             and all(e in info["missing_elements"] for info in surveys.values())]
+    if empty:
+        log.warning("source: no source dataset (%s) holds %s: %s 0 in every source window, so the source "
+                    "learns nothing about %s", ", ".join(surveys), ", ".join(empty),
+                    "this channel is" if len(empty) == 1 else "these channels are",
+                    "it" if len(empty) == 1 else "them")
+
+
 def train_source(tiles, *, source, model, train, seed=42, device="auto", threads=None, model_path,
                  checkpoint_path=None, log_path=None, metrics_path=None, progress=True, stop_after=None,
                  elements=None):
@@ -360,6 +376,7 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
     tiles = _tiles(tiles)
     if elements is not None:
         tiles = tiles.view(elements)
+        _warn_empty_pool_channels(tiles)
     device = resolve_device(device)
     set_threads(threads)
     configure_backend(device)
