@@ -28,6 +28,18 @@ SKT = {"dilations": [1, 2], "soft_mask": True, "mask_init": "ones", "dilation": 
        "transfer_mode": "product", "distillation": True, "beta": 0.7, "temperature": 1.0}
 
 
+def planned_jobs(text):
+    """{(rule, dataset): input files} of the jobs a dry run prints."""
+    jobs = {}
+    for block in re.split(r"\n(?=(?:local)?rule )", text):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        wildcards = re.search(r"wildcards: dataset=(\S+)", block)
+        if head and wildcards:
+            inputs = re.search(r"input: (.*)", block)
+            jobs[(head.group(1), wildcards.group(1))] = inputs.group(1).split(", ") if inputs else []
+    return jobs
+
+
 def _merged_config():
     """What Snakemake sees: config.yaml updated by the transfer file, then validated."""
     def update(base, extra):
@@ -85,14 +97,7 @@ def test_transfer_config_dry_run_trains_the_source_on_the_demo_tiles(tmp_path, m
         (shared / "gswa_katanning" / name).write_text("X,Y\n")
     monkeypatch.setenv("SKT_SHARED_DATA", str(shared))
     result = snakemake(tmp_path, TRANSFER_CONFIG, "--dry-run", "results/katanning/models/skt_metrics.json")
-    text = result.stdout + result.stderr
-    jobs = {}
-    for block in re.split(r"\n(?=(?:local)?rule )", text):
-        head = re.match(r"(?:local)?rule (\w+):", block)
-        wildcards = re.search(r"wildcards: dataset=(\S+)", block)
-        if head and wildcards:
-            inputs = re.search(r"input: (.*)", block)
-            jobs[(head.group(1), wildcards.group(1))] = inputs.group(1).split(", ") if inputs else []
+    jobs = planned_jobs(result.stdout + result.stderr)
     assert set(jobs) == {(rule, ds) for rule in ("prepare", "screen", "interpolate", "stack", "tiles")
                          for ds in ("demo", "katanning")} | {("train_source", "katanning"),
                                                             ("train_skt", "katanning")}
@@ -204,14 +209,7 @@ def test_pooled_source_dry_run_cuts_the_other_surveys_stacks(tmp_path):
     demo["settings"] = {"source": {"task": "datasets", "datasets": ["other"]}}
     configfile = write_config(config, tmp_path / "config.yaml")
     result = snakemake(tmp_path, configfile, "--dry-run", "results/demo/models/skt.pt")
-    text = result.stdout + result.stderr
-    jobs = {}
-    for block in re.split(r"\n(?=(?:local)?rule )", text):
-        head = re.match(r"(?:local)?rule (\w+):", block)
-        wildcards = re.search(r"wildcards: dataset=(\S+)", block)
-        if head and wildcards:
-            inputs = re.search(r"input: (.*)", block)
-            jobs[(head.group(1), wildcards.group(1))] = inputs.group(1).split(", ") if inputs else []
+    jobs = planned_jobs(result.stdout + result.stderr)
     pool = [f"results/demo/source_pool/{f}" for f in ("windows.npy", "index.csv", "tiles.json")]
     assert set(jobs[("source_pool", "demo")]) == {"results/other/cv/stack.tif", "results/other/prepare/sites.gpkg",
                                                   "results/demo/cv/stack.json", "results/demo/tiles/tiles.json"}
