@@ -165,11 +165,14 @@ def cluster(tmp_path_factory):
     # One counted GPU with no device behind it: enough for SLURM to accept,
     # schedule and hand out a --gpus request, not to compute on one.
     # The node advertises the largest memory the profile asks for (nothing
-    # enforces it here; the tiny run needs well under 1 GB).
+    # enforces it here; the tiny run needs well under 1 GB), and as many CPUs as
+    # the hungriest rule's threads (training's 8; screening asks 4): sbatch
+    # --cpus-per-task follows `threads:`, and a job asking more than the node has
+    # would wait forever.
     profile = yaml.safe_load((SLURM_PROFILE / "config.yaml").read_text())
     asked = [profile["default-resources"]] + list(profile["set-resources"].values())
     memory = max(int(r.get("mem_mb", 0)) for r in asked)
-    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm"), cpus=2, real_memory_mb=memory, gpus=1)
+    slurm = LocalSlurm(tmp_path_factory.mktemp("slurm"), cpus=8, real_memory_mb=memory, gpus=1)
     slurm.start()
     try:
         yield slurm
