@@ -29,15 +29,17 @@ import pandas as pd
 
 from .atomic import atomic_path, write_json
 from .errors import InputError
+from .rasters import grid_of
 from .skt.data import REQUIRED_COLUMNS, load_tiles
 from .tiles import TileLayout, resolve_split_row, write_tiles
-from .rasters import grid_of
 from .window_inputs import VALIDITY, input_names
 
 log = logging.getLogger("pipeline.source_pool")
 
 #: the splits a source network uses (skipped windows have no array)
 USED = ("train", "test", "unlabelled")
+#: windows copied into the pool at a time
+CHUNK = 256
 
 
 def pool_source_windows(surveys, elements, out_dir, *, window, stride, label_core=None, test_fraction=0.25,
@@ -89,10 +91,12 @@ def pool_source_windows(surveys, elements, out_dir, *, window, stride, label_cor
         for _, tiles, used, missing in parts:
             ids = used["tile_id"].to_numpy(np.int64)
             present = [n for n in names if n not in missing]
-            out[offset:offset + len(ids)] = 0.0
-            x = tiles.read(ids, present)
-            for k, n in enumerate(present):
-                out[offset:offset + len(ids), names.index(n)] = x[:, k]
+            channels = [names.index(n) for n in present]
+            for start in range(0, len(ids), CHUNK):      # a large survey is never read whole
+                chunk = ids[start:start + CHUNK]
+                block = np.zeros((len(chunk), len(names), window, window), dtype=np.float32)
+                block[:, channels] = tiles.read(chunk, present)
+                out[offset + start:offset + start + len(chunk)] = block
             offset += len(ids)
         out.flush()
         del out

@@ -2,6 +2,7 @@
 another survey's SKT; elements are matched by name; config/transfer_katanning.yaml."""
 
 import copy
+import json
 import os
 import re
 
@@ -18,7 +19,7 @@ from pipeline.skt import train_skt, train_source
 from pipeline.skt.data import load_tiles
 from pipeline.skt.synthetic import write_synthetic_survey
 from pipeline.source_pool import pool_source_windows
-from workflow_helpers import REPO, snakemake, write_config
+from workflow_helpers import REPO, snakemake, tiny_config, write_config
 
 TRANSFER_CONFIG = REPO / "config" / "transfer_katanning.yaml"
 TRAIN = {"epochs": 1, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 2,
@@ -170,7 +171,7 @@ def test_source_pool_matches_channels_by_name_and_labels_windows_by_each_surveys
     # the source sees the target's elements only, taken from the pool by name
     summary = train_source(tmp_path / "pool", source={"epochs": 1}, model={"width": 4}, train=TRAIN, seed=3,
                            device="cpu", threads=1, model_path=tmp_path / "source.pt", progress=False,
-                           elements=["Cu", "Au"])
+                           elements=["Cu", "Au", "valid"])      # as the target's tiles.json lists them
     assert summary["elements"] == ["Cu", "Au", "valid"]
     assert torch.load(tmp_path / "source.pt", weights_only=False)["elements"] == ["Cu", "Au", "valid"]
     assert "no source dataset" not in caplog.text
@@ -200,13 +201,10 @@ def test_source_datasets_must_name_other_datasets_of_the_config():
 
 
 @pytest.mark.workflow
-def test_pooled_source_dry_run_cuts_the_other_surveys_stacks(tmp_path):
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    demo = config["datasets"]["demo"]
-    for key in ("samples", "sites", "truth"):
-        demo[key] = str(REPO / demo[key])
-    config["datasets"]["other"] = copy.deepcopy(demo)
-    demo["settings"] = {"source": {"task": "datasets", "datasets": ["other"]}}
+def test_pooled_source_trains_on_the_other_surveys_windows(tmp_path):
+    config = tiny_config()
+    config["datasets"]["other"] = copy.deepcopy(config["datasets"]["demo"])
+    config["datasets"]["demo"]["settings"] = {"source": {"task": "datasets", "datasets": ["other"]}}
     configfile = write_config(config, tmp_path / "config.yaml")
     result = snakemake(tmp_path, configfile, "--dry-run", "results/demo/models/skt.pt")
     jobs = planned_jobs(result.stdout + result.stderr)
@@ -215,3 +213,12 @@ def test_pooled_source_dry_run_cuts_the_other_surveys_stacks(tmp_path):
                                                   "results/demo/cv/stack.json", "results/demo/tiles/tiles.json"}
     assert jobs[("train_source", "demo")] == pool + ["results/demo/tiles/tiles.json"]
     assert ("cv_stack", "other") in jobs and ("tiles", "other") not in jobs
+    snakemake(tmp_path, configfile, "results/demo/models/skt.pt")
+    results = tmp_path / "results"
+    meta = json.loads((results / "demo" / "source_pool" / "tiles.json").read_text())
+    assert list(meta["source_datasets"]) == ["other"] and meta["counts"]["train"]["with_mines"] > 0
+    # the pool holds every band of the demo's stack; the source sees the elements the demo's tiles hold
+    assert meta["elements"][:-1] == json.loads((results / "demo" / "cv" / "stack.json").read_text())["elements"]
+    tiles = json.loads((results / "demo" / "tiles" / "tiles.json").read_text())
+    assert torch.load(results / "demo" / "models" / "source.pt", weights_only=False)["elements"] == tiles["elements"]
+    assert (results / "demo" / "models" / "skt.pt").exists()

@@ -17,7 +17,6 @@ from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
 from ..pu import apply_pu
 from ..rasters import grid_of, write_geotiff
-from ..window_inputs import VALIDITY
 from .folds import fold_sites, fold_window_roles
 
 
@@ -122,7 +121,7 @@ def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path,
             if source.get("task") == "datasets":
                 if source_pool is None:
                     raise InputError("source.task datasets: the fold's source needs the source pool's tiles")
-                source_tiles, source_elements = source_pool, [e for e in view.elements if e != VALIDITY]
+                source_tiles, source_elements = source_pool, view.elements
             else:
                 source_tiles, source_elements = view, None
             train_source(source_tiles, source=source, model=model, train=train, seed=seed, device=device,
