@@ -79,12 +79,10 @@ def summed_area(scores):
     return table
 
 
-def lattice_mean(scores, row_starts, col_starts, window, rows, cols, table=None):
-    """Per-cell mean of lattice ``scores`` (k, nR, nC), NaN for windows not scored,
-    over the cells ``rows`` x ``cols`` (1-D position arrays): (k, len(rows),
-    len(cols)), NaN where no scored window covers a cell. ``table``: the scores'
-    ``summed_area`` when it is already built."""
-    table = summed_area(scores) if table is None else table
+def lattice_mean(table, row_starts, col_starts, window, rows, cols):
+    """Per-cell mean of the window scores whose ``summed_area`` is ``table``, over
+    the cells ``rows`` x ``cols`` (1-D position arrays): (k, len(rows),
+    len(cols)), NaN where no scored window covers a cell."""
     k = table.shape[0] - 1
     r0, r1 = _covering_ranges(rows, row_starts, window)
     c0, c1 = _covering_ranges(cols, col_starts, window)
@@ -156,19 +154,17 @@ def score_lattice(score, src, names, window, stride, *, batch_size=64, path=None
     return scores, row_starts, col_starts, n_scored
 
 
-def footprint_mean(scores, row_starts, col_starts, window, rows, cols, core=None, table=None):
-    """Per-cell mean of window scores over each window's centred ``core`` (cells;
-    None: the whole window): a model trained on core labels says whether a site
-    lies in the core, so that is where its score belongs. Cells no core covers
-    (within half the margin of the grid's edge) take the whole windows' mean.
-    ``table``: the scores' ``summed_area``, built here when not given."""
-    table = summed_area(scores) if table is None else table
-    whole = lattice_mean(scores, row_starts, col_starts, window, rows, cols, table)
+def footprint_mean(table, row_starts, col_starts, window, rows, cols, core=None):
+    """Per-cell mean of window scores (their ``summed_area`` ``table``) over each
+    window's centred ``core`` (cells; None: the whole window): a model trained on
+    core labels says whether a site lies in the core, so that is where its score
+    belongs. Cells no core covers (within half the margin of the grid's edge) take
+    the whole windows' mean."""
+    whole = lattice_mean(table, row_starts, col_starts, window, rows, cols)
     if core is None or int(core) >= window:
         return whole
     off = (window - int(core)) // 2
-    centred = lattice_mean(scores, np.asarray(row_starts) + off, np.asarray(col_starts) + off, int(core), rows, cols,
-                           table)
+    centred = lattice_mean(table, np.asarray(row_starts) + off, np.asarray(col_starts) + off, int(core), rows, cols)
     return np.where(np.isnan(centred), whole, centred)
 
 
@@ -208,7 +204,7 @@ def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=6
             for block in block_windows(grid.height, grid.width, 256):
                 rows = np.arange(block.row_off, block.row_off + block.height)
                 cols = np.arange(block.col_off, block.col_off + block.width)
-                values = footprint_mean(scores, row_starts, col_starts, window, rows, cols, core, table)
+                values = footprint_mean(table, row_starts, col_starts, window, rows, cols, core)
                 nodata = (src.read_masks(window=block) == 0).all(axis=0)
                 values[:, nodata] = np.nan
                 for dst, combine in dsts:
