@@ -40,6 +40,9 @@ def main():
                         help="override source.task (SKT only is rerun then: --skt-only)")
     parser.add_argument("--skt-only", action="store_true")
     parser.add_argument("--out", default="truth_auc_seeds.csv", help="file name under results/demo/tables")
+    parser.add_argument("--cores", type=float, nargs="+", default=[],
+                        help="also paint SKT's and ResNet-18's maps on these shares of the window (predict.core), "
+                             "as methods skt_core{share} and resnet18_core{share}")
     args = parser.parse_args()
     config = load_config(args.config)
     view = dataset_config(config, "demo")
@@ -67,8 +70,12 @@ def main():
                   seed=seed, device="cpu", threads=args.threads, zauc=zauc, model_path=out / "skt.pt",
                   progress=False)
         predict_map(out / "skt.pt", stack, out / "skt.tif", overlap=view["predict"]["overlap"], device="cpu",
-                    threads=args.threads)
+                    threads=args.threads, core=view["predict"]["core"])
         maps["skt"], seconds["skt"] = out / "skt.tif", time.perf_counter() - t
+        for share in args.cores:
+            maps[f"skt_core{share:g}"] = out / f"skt_core{share:g}.tif"
+            predict_map(out / "skt.pt", stack, maps[f"skt_core{share:g}"], overlap=view["predict"]["overlap"],
+                        device="cpu", threads=args.threads, core=share)
         if args.skt_only:
             table = truth_table(truth, maps, area, grid)
             table["seed"], table["seconds"], table["source_task"] = seed, table["method"].map(seconds), \
@@ -80,8 +87,12 @@ def main():
         train_cnn(tiles, method="resnet18", width=view["baselines"]["cnn_width"], train=view["train"], seed=seed,
                   device="cpu", threads=args.threads, model_path=out / "resnet18.pt", progress=False)
         predict_cnn_map(out / "resnet18.pt", stack, out / "resnet18.tif", overlap=view["predict"]["overlap"],
-                        device="cpu", threads=args.threads)
+                        device="cpu", threads=args.threads, core=view["predict"]["core"])
         maps["resnet18"], seconds["resnet18"] = out / "resnet18.tif", time.perf_counter() - t
+        for share in args.cores:
+            maps[f"resnet18_core{share:g}"] = out / f"resnet18_core{share:g}.tif"
+            predict_cnn_map(out / "resnet18.pt", stack, maps[f"resnet18_core{share:g}"],
+                            overlap=view["predict"]["overlap"], device="cpu", threads=args.threads, core=share)
         t = time.perf_counter()
         model = fit_pixel_baseline("random_forest", stack, index, sites, window=int(view["tiles"]["window"]),
                                    label_distance=float(view["screen"]["label_radius"]),

@@ -23,6 +23,7 @@ from .errors import InputError
 from .grid import GridSpec
 from .rasters import NODATA, block_windows, open_geotiff_for_writing, to_nodata
 from .window_inputs import read_inputs
+from .window_plan import core_side
 
 #: cells per side a stack piece aims at (times the window's overhang)
 PIECE_CELLS = 1024
@@ -152,6 +153,21 @@ def score_lattice(score, src, names, window, stride, *, batch_size=64, path=None
     if scores is None:
         scores = np.full((1, len(row_starts), len(col_starts)), np.nan)
     return scores, row_starts, col_starts, n_scored
+
+
+def painted_core(window, label_core=None, share=None):
+    """Cells of the centred square of a window its score is painted on:
+    ``share`` of the window's side (``predict.core``) when given, else the
+    labelled core the model was trained on (``label_core`` cells; None: the whole
+    window). A score painted over the whole window is blurred twice at the
+    window's scale (once by the label, once by the painting); painting it nearer
+    the centre blurs it once."""
+    if share is None:
+        return label_core
+    share = float(share)
+    if not 0 < share <= 1:
+        raise InputError(f"predict.core must lie in (0, 1] (a share of the window's side), got {share:g}")
+    return core_side(window, share)
 
 
 def footprint_mean(table, row_starts, col_starts, window, rows, cols, core=None):

@@ -49,11 +49,6 @@ class TileLayout:
         return (self.window - self.core_side) // 2
 
 
-def core_side(window, label_core):
-    """Cells of the labelled centre of a window: ``label_core`` of its side, at least one."""
-    return max(1, min(int(window), int(round(float(label_core) * int(window)))))
-
-
 def resolve_split_row(height, window, test_fraction=0.25, split_row=None):
     """The pixel row where the test part starts; checks both parts hold a window."""
     row = int(split_row) if split_row is not None else int(round(height * (1.0 - test_fraction)))

@@ -16,6 +16,11 @@ AUTO = "auto"
 DILATIONS = (1, 2, 3, 4, 6)
 
 
+def core_side(window, share):
+    """Cells of a window's centred square that is ``share`` of its side, at least one."""
+    return max(1, min(int(window), int(round(float(share) * int(window)))))
+
+
 def resnet18_final_side(side):
     """Side of ResNet-18's last feature map for an input of ``side`` cells: the
     7 x 7 stride-2 stem, the 3 x 3 stride-2 pool and three stride-2 stages."""

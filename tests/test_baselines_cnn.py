@@ -122,3 +122,8 @@ def test_cnn_map_is_on_the_stack_grid_with_its_nodata(trained, tmp_path):
         nodata_everywhere = (stack.read_masks() == 0).all(axis=0)
         np.testing.assert_array_equal(p.mask, nodata_everywhere)
         assert 0.0 <= float(p.min()) and float(p.max()) <= 1.0
+        assert prob.tags()["footprint"] == "24"
+    predict_cnn_map(out / "model.pt", survey["stack"], tmp_path / "core.tif", overlap=0.5, batch_size=8,
+                    device="cpu", threads=1, core=0.5)
+    with rasterio.open(tmp_path / "core.tif") as prob:
+        assert prob.tags()["footprint"] == "12"        # predict.core: half of the 24-cell window

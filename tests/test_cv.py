@@ -10,13 +10,13 @@ from affine import Affine
 from pipeline.cv.evaluate import evaluate_method, layout_index, summary_table, window_table
 from pipeline.cv.fold_screening import fold_sample_labels, screen_fold
 from pipeline.cv.folds import assign_folds, cluster_sites, fold_sites, make_folds, site_status, window_distance
-from pipeline.cv.models import fold_tiles, pixel_fold_map, windows_to_map
+from pipeline.cv.models import fold_tiles, pixel_fold_map, window_fold_map, windows_to_map
 from pipeline.cv.references import campaign_probe_map, robust_anomaly_map, sampled_area, sampling_density_map
 from pipeline.cv.scores import gad_auc, gad_samples, pa_intersection, site_scores
 from pipeline.cv.tables import summary_markdown
 from pipeline.errors import InputError
 from pipeline.grid import GridSpec, near_points_mask
-from pipeline.rasters import write_geotiff
+from pipeline.rasters import read_band, write_geotiff
 from pipeline.stack import zscore_stack
 from pipeline.tiles import TileLayout, write_tiles
 
@@ -157,6 +157,24 @@ def test_core_labels_in_a_fold_need_a_training_site_in_the_window_centre(survey)
     in_window = window_distance(grid, train["row"], train["col"], 20, train_xy) <= 0
     assert (train["label"].to_numpy() == in_core.astype(int)).all()
     assert (in_window & ~in_core).any()        # windows with a site off-centre are not positives
+
+
+def test_window_fold_map_paints_scores_on_the_predict_core(survey, tmp_path):
+    # windows of 20 at stride 10: whole windows make the map constant on blocks aligned with multiples of
+    # 10; painted on half the window (predict.core 0.5) it is constant on the cores, offset by 5
+    root, _, stack = survey
+    plan = plan_for(planted_sites())
+    tiles = root / "tiles_paint"
+    tiles.mkdir(exist_ok=True)
+    write_tiles(stack, planted_sites(), TileLayout(20, 10, GRID.height), tiles, min_valid_fraction=0.5)
+    maps = {}
+    for core in (None, 0.5):
+        out = tmp_path / f"core_{core}.tif"
+        window_fold_map("random_forest", tiles, ["Au", "Cu"], plan, 0, out, buffer=plan["buffer"], core=core)
+        maps[core] = read_band(out)[0]
+    core_block = maps[0.5][25:35, 25:35]
+    assert np.ptp(core_block) == 0 and np.ptp(maps[None][20:30, 20:30]) == 0
+    assert np.ptp(maps[None][25:35, 25:35]) > 0          # it straddles four whole-window blocks
 
 
 def test_fold_without_training_windows_names_the_buffer(survey):

@@ -121,3 +121,29 @@ def test_window_layer(survey, model_file, tmp_path):
     ids = gdf.loc[used, "tile_id"].to_numpy()
     direct = window_probabilities(model, np.asarray(tiles.windows)[ids])
     np.testing.assert_allclose(per_target, direct, atol=1e-6)
+
+
+def test_predict_core_paints_each_score_on_its_window_centre(survey, model_file, tmp_path):
+    # stride 8 with a core of half the 16-cell window: the cores tile the grid, so an inner cell
+    # holds the one window whose centre it lies in, not the mean of the four windows over it
+    out = tmp_path / "core.tif"
+    predict_map(model_file, survey["stack"], out, overlap=0.5, batch_size=64, device="cpu", threads=1, core=0.5)
+    whole = tmp_path / "whole.tif"
+    predict_map(model_file, survey["stack"], whole, overlap=0.5, batch_size=64, device="cpu", threads=1)
+    model, _ = load_skt(model_file)
+    with rasterio.open(survey["stack"]) as src:
+        data = src.read(masked=True).filled(0.0).astype(np.float32)
+    r, c = 16, 24                                          # a window corner on the stride-8 lattice
+    expected = window_probabilities(model, data[None, :, r:r + 16, c:c + 16])
+    with rasterio.open(out) as pred:
+        assert pred.tags()["footprint"] == "8"
+        centre = pred.read(window=((r + 4, r + 12), (c + 4, c + 12)))
+    np.testing.assert_allclose(centre[1:], np.broadcast_to(expected[:, :, None], (2, 8, 8)), atol=1e-6)
+    with rasterio.open(whole) as pred:
+        assert pred.tags()["footprint"] == "16"
+        assert not np.allclose(pred.read(window=((r + 4, r + 12), (c + 4, c + 12)))[1:], centre[1:])
+
+
+def test_predict_core_must_be_a_share_of_the_window(survey, model_file, tmp_path):
+    with pytest.raises(InputError, match="predict.core"):
+        predict_map(model_file, survey["stack"], tmp_path / "x.tif", overlap=0.5, device="cpu", threads=1, core=8)

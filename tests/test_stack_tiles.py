@@ -171,7 +171,7 @@ def test_a_split_part_without_sites_is_a_clear_error():
 
 
 def test_core_labels_need_a_site_in_the_window_centre(grid):
-    from pipeline.tiles import core_side
+    from pipeline.window_plan import core_side
 
     layout = TileLayout(window=20, stride=10, split_row=60, core=core_side(20, 0.5))
     assert layout.core_side == 10 and layout.core_offset == 5

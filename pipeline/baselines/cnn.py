@@ -62,7 +62,7 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.models.efficientnet import MBConvConfig
 
-from ..dense_map import dense_map, stride_for
+from ..dense_map import dense_map, painted_core, stride_for
 from ..errors import InputError
 from ..methods import CNNS, TABLE3_NETS
 from ..skt.data import load_tiles
@@ -266,9 +266,10 @@ def _probabilities(model, x, batch_size, device, dtype):
 
 
 def predict_cnn_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64, window=None, device="auto",
-                    threads=None, amp=True):
+                    threads=None, amp=True, core=None):
     """Dense probability GeoTIFF of a CNN baseline on the stack's grid, made as
-    SKT's map (``pipeline.dense_map``). Nodata where every stack band is nodata.
+    SKT's map (``pipeline.dense_map``; ``core`` as ``predict_map``'s). Nodata where
+    every stack band is nodata.
     Returns a summary."""
     stride_for(1, overlap)  # a bad overlap fails before the model loads
     model, info = load_cnn(model_path)
@@ -285,7 +286,7 @@ def predict_cnn_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size
 
     summary = dense_map(score, stack_path, info["elements"],
                         [(out_path, [f"{info['method']}_probability"], lambda v: v)], window=win, stride=stride,
-                        batch_size=batch_size, core=info.get("label_core"),
+                        batch_size=batch_size, core=painted_core(win, info.get("label_core"), core),
                         tags={"method": info["method"], "overlap": overlap, "elements": ",".join(info["elements"]),
                               "model": str(model_path)})
     return {**summary, "device": str(device), "method": info["method"]}

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..baselines.classical import fit_pixel_masks, fit_window_baseline, predict_stack, predict_windows
+from ..dense_map import painted_core
 from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
 from ..pu import apply_pu
@@ -76,9 +77,10 @@ def windows_to_map(scores, rows, cols, window, grid, core=None):
 
 
 def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer, seed=0, balance="noise",
-                    noise_variance=0.01, pool=None, max_features=5000, n_jobs=1, pu=None):
+                    noise_variance=0.01, pool=None, max_features=5000, n_jobs=1, pu=None, core=None):
     """Fit a classical model on pooled windows in one fold and map it: every kept
-    window is scored and each cell takes the mean of its windows."""
+    window is scored and each cell takes the mean of its windows (over their
+    centred ``core``, a share of the side, as the deep models' maps: ``predict.core``)."""
     view, grid = fold_tiles(tiles_dir, elements, plan, fold, buffer, pu)
     x, y, _ = view.arrays("train")
     model = fit_window_baseline(method, x, y, pool=pool, seed=seed, balance=balance,
@@ -90,7 +92,7 @@ def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer
     for start in range(0, len(ids), 256):
         scores[start:start + 256] = predict_windows(model, view.read(ids[start:start + 256]))
     prob = windows_to_map(scores, kept["row"].to_numpy(), kept["col"].to_numpy(), view.window, grid,
-                          view.meta.get("label_core"))
+                          painted_core(view.window, view.meta.get("label_core"), core))
     write_geotiff(out_path, prob, grid, [f"{method} probability"],
                   tags={"method": method, "form": "window", "fold": fold, "elements": ",".join(view.elements)})
     return {**model.counts, "fold": int(fold)}
@@ -113,7 +115,7 @@ def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path,
     work = Path(work_dir or Path(out_path).with_suffix(""))
     work.mkdir(parents=True, exist_ok=True)
     predict = predict or {}
-    overlap, batch = predict.get("overlap", 0.5), predict.get("batch_size", 64)
+    overlap, batch, core = predict.get("overlap", 0.5), predict.get("batch_size", 64), predict.get("core")
     if method == "skt":
         source_path = None
         if skt.get("transfer", True):
@@ -131,11 +133,11 @@ def deep_fold_map(method, tiles_dir, stack_path, elements, plan, fold, out_path,
                             device=device, threads=threads, zauc=zauc, model_path=work / "skt.pt",
                             checkpoint_path=work / "skt.ckpt", progress=False)
         predict_map(work / "skt.pt", stack_path, out_path, overlap=overlap, batch_size=batch, device=device,
-                    threads=threads, amp=train.get("amp", True))
+                    threads=threads, amp=train.get("amp", True), core=core)
         return {k: summary[k] for k in ("train_windows", "train_with_mines", "test_windows", "test_with_mines")}
     summary, _ = train_cnn(view, method=method, width=width, train=train, seed=seed, device=device,
                            threads=threads, model_path=work / "model.pt", checkpoint_path=work / "model.ckpt",
                            progress=False)
     predict_cnn_map(work / "model.pt", stack_path, out_path, overlap=overlap, batch_size=batch, device=device,
-                    threads=threads, amp=train.get("amp", True))
+                    threads=threads, amp=train.get("amp", True), core=core)
     return {k: summary[k] for k in ("train_windows", "train_with_mines", "test_windows", "test_with_mines")}

@@ -14,7 +14,7 @@ import torch
 from shapely.geometry import box
 
 from ..atomic import atomic_path
-from ..dense_map import dense_map, stride_for
+from ..dense_map import dense_map, painted_core, stride_for
 from ..errors import InputError
 from ..grid import GridSpec
 from ..vectors import write_gpkg
@@ -62,13 +62,15 @@ def _runtime(model, device, threads, amp):
 
 
 def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64, window=None, device="auto",
-                threads=None, amp=True, target_paths=None, progress=False):
+                threads=None, amp=True, target_paths=None, progress=False, core=None):
     """Dense prospectivity GeoTIFF on the stack's grid (``pipeline.dense_map``).
 
     ``out_path``: band 1 "skt_probability" (mean over target networks), then one
     band per target network ("{name}_probability"). ``target_paths``: optional list
     of single-band files, one per target network. ``window``: inference window,
-    default the tiles' window (as the test metrics); ``overlap``: fraction shared by neighbouring windows.
+    default the tiles' window (as the test metrics); ``overlap``: fraction shared by neighbouring windows;
+    ``core``: share of the window's side, centred, each score is painted on (``predict.core``; None: the
+    labelled core the model was trained on, ``dense_map.painted_core``).
     Nodata where every band of the stack is nodata. Returns a summary dict.
     """
     stride_for(1, overlap)  # a bad overlap fails before the model loads
@@ -91,7 +93,7 @@ def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64,
     outputs += [(p, [f"{n}_probability"], lambda v, i=i: v[i:i + 1])
                 for i, (p, n) in enumerate(zip(target_paths or [], names))]
     summary = dense_map(score, stack_path, model.elements, outputs, window=win, stride=stride,
-                        batch_size=batch_size, progress=_progress if progress else None, core=info.get("label_core"),
+                        batch_size=batch_size, progress=_progress if progress else None, core=painted_core(win, info.get("label_core"), core),
                         tags={"overlap": overlap, "elements": ",".join(model.elements), "targets": ",".join(names),
                               "model": str(model_path)})
     return {**summary, "targets": names, "device": str(device)}

@@ -28,7 +28,8 @@ def main(smk):
         counts = window_fold_map(method, Path(smk.input.tiles[0]).parent, elements, plan, fold, out,
                                  buffer=plan["buffer"], seed=seed, balance=b["window_balance"],
                                  noise_variance=smk.params.noise_variance, pool=b["window_pool"],
-                                 max_features=b["max_features"], n_jobs=smk.threads, pu=smk.params.tiles)
+                                 max_features=b["max_features"], n_jobs=smk.threads, pu=smk.params.tiles,
+                                 core=smk.params.predict["core"])
     else:
         counts = deep_fold_map(method, Path(smk.input.tiles[0]).parent, smk.input.stack, elements, plan, fold, out,
                                buffer=plan["buffer"], train=smk.params.train, model=smk.params.model,

@@ -6,8 +6,8 @@ from pathlib import Path
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
-from pipeline.tiles import TileLayout, core_side, write_tiles
-from pipeline.window_plan import median_spacing, resolve_window
+from pipeline.tiles import TileLayout, write_tiles
+from pipeline.window_plan import core_side, median_spacing, resolve_window
 
 log = logging.getLogger("pipeline.cv")
 

@@ -8,7 +8,7 @@ def main(smk):
     opts = smk.params.predict
     predict_map(smk.input.model, smk.input.stack, smk.output.probability, overlap=opts["overlap"],
                 batch_size=opts["batch_size"], device=smk.params.device, threads=smk.threads,
-                amp=smk.params.train["amp"])
+                amp=smk.params.train["amp"], core=opts["core"])
 
 
 with logging_to(snakemake.log[0]):  # noqa: F821

@@ -6,8 +6,8 @@ from pathlib import Path
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 from pipeline.survey_io import outside_bounds, read_points, site_names
-from pipeline.tiles import TileLayout, check_split_has_sites, core_side, resolve_split_row, write_tiles
-from pipeline.window_plan import AUTO, median_spacing, resolve_window
+from pipeline.tiles import TileLayout, check_split_has_sites, resolve_split_row, write_tiles
+from pipeline.window_plan import AUTO, core_side, median_spacing, resolve_window
 
 log = logging.getLogger("pipeline.tiles")
 
