@@ -93,7 +93,8 @@ def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64,
     outputs += [(p, [f"{n}_probability"], lambda v, i=i: v[i:i + 1])
                 for i, (p, n) in enumerate(zip(target_paths or [], names))]
     summary = dense_map(score, stack_path, model.elements, outputs, window=win, stride=stride,
-                        batch_size=batch_size, progress=_progress if progress else None, core=painted_core(win, info.get("label_core"), core),
+                        batch_size=batch_size, progress=_progress if progress else None,
+                        core=painted_core(win, info.get("label_core"), core),
                         tags={"overlap": overlap, "elements": ",".join(model.elements), "targets": ",".join(names),
                               "model": str(model_path)})
     return {**summary, "targets": names, "device": str(device)}
