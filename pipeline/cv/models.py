@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 
 from ..baselines.classical import fit_pixel_masks, fit_window_baseline, predict_stack, predict_windows
-from ..dense_map import painted_core
+from ..dense_map import footprint_mean, painted_core, summed_area
 from ..errors import InputError
 from ..grid import GridSpec, near_points_mask
 from ..pu import apply_pu
 from ..rasters import grid_of, write_geotiff
 from .folds import fold_sites, fold_window_roles
+
+#: rows of the map made at a time by windows_to_map
+BAND_ROWS = 256
 
 
 def pixel_fold_map(method, stack_path, elements, plan, fold, out_path, *, label_distance, buffer, seed=0,
@@ -58,22 +61,19 @@ def fold_tiles(tiles_dir, elements, plan, fold, buffer, pu=None):
 def windows_to_map(scores, rows, cols, window, grid, core=None):
     """Each cell's mean score over the windows covering it (NaN where none does);
     with ``core`` (cells), over the windows whose centred core covers it, the
-    whole windows' mean where no core does (as ``dense_map.footprint_mean``)."""
-    def paint(size, off):
-        acc = np.zeros(grid.shape, dtype=np.float64)
-        cnt = np.zeros(grid.shape, dtype=np.float64)
-        for s, r, c in zip(scores, rows, cols):
-            if np.isfinite(s):
-                acc[r + off:r + off + size, c + off:c + off + size] += s
-                cnt[r + off:r + off + size, c + off:c + off + size] += 1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(cnt > 0, acc / cnt, np.nan)
-
-    whole = paint(window, 0)
-    if core is None or int(core) >= window:
-        return whole
-    centred = paint(int(core), (window - int(core)) // 2)
-    return np.where(np.isnan(centred), whole, centred)
+    whole windows' mean where no core does: ``dense_map.footprint_mean`` over
+    the lattice of the windows' corners, a band of rows at a time."""
+    row_starts, r = np.unique(np.asarray(rows, dtype=np.int64), return_inverse=True)
+    col_starts, c = np.unique(np.asarray(cols, dtype=np.int64), return_inverse=True)
+    lattice = np.full((1, len(row_starts), len(col_starts)), np.nan)
+    lattice[0, r, c] = scores
+    table = summed_area(lattice)
+    out = np.empty(grid.shape, dtype=np.float64)
+    all_cols = np.arange(grid.width)
+    for top in range(0, grid.height, BAND_ROWS):
+        band = np.arange(top, min(top + BAND_ROWS, grid.height))
+        out[band] = footprint_mean(table, row_starts, col_starts, window, band, all_cols, core)[0]
+    return out
 
 
 def window_fold_map(method, tiles_dir, elements, plan, fold, out_path, *, buffer, seed=0, balance="noise",
