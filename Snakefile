@@ -44,6 +44,7 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/ablation.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/cv.smk"
+include: "workflow/rules/pooled.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -42,8 +42,8 @@ def _message(error, source):
     return f"{source}: invalid configuration at '{where}': {error.message}"
 
 
-#: results/regions/ holds the cross-region table, so no dataset may take that name
-RESERVED_NAME = "regions"
+#: results/regions/ and results/pooled/ hold the cross-survey tables, so no dataset may take those names
+RESERVED_NAMES = ("regions", "pooled")
 
 
 def validate_config(config, source="config", schema=None):
@@ -69,9 +69,10 @@ def validate_config(config, source="config", schema=None):
             error.path.extendleft(["datasets", name, "settings"][::-1])
             raise InputError(_message(error, source))
         config["datasets"][name]["settings"] = settings
-    if RESERVED_NAME in config["datasets"]:
-        raise InputError(f"{source}: datasets: '{RESERVED_NAME}' is reserved for the cross-region table "
-                         f"(results/{RESERVED_NAME}/); rename that dataset")
+    for reserved in RESERVED_NAMES:
+        if reserved in config["datasets"]:
+            raise InputError(f"{source}: datasets: '{reserved}' is reserved for a cross-survey table "
+                             f"(results/{reserved}/); rename that dataset")
     for name in config["datasets"]:
         config["datasets"][name].setdefault("settings", {})
         check_consistency(dataset_config(config, name), config, name, source)

@@ -14,6 +14,7 @@ from pipeline.cv.models import fold_tiles, pixel_fold_map, window_fold_map, wind
 from pipeline.cv.references import campaign_probe_map, robust_anomaly_map, sampled_area, sampling_density_map
 from pipeline.cv.scores import gad_auc, gad_samples, pa_intersection, site_scores
 from pipeline.cv.tables import summary_markdown
+from pipeline.cv.yardstick import fixed_references
 from pipeline.errors import InputError
 from pipeline.grid import GridSpec, near_points_mask
 from pipeline.rasters import read_band, write_geotiff
@@ -236,13 +237,24 @@ def test_planted_anomaly_is_found_by_its_element_and_the_pixel_forest(survey, tm
         pixel_fold_map("random_forest", stack, ["Au", "Cu"], plan, f, maps[f], label_distance=300.0,
                        buffer=plan["buffer"], seed=0)
     rf = evaluate("random_forest_pixel", "trained", {42: maps}, plan)
-    table = summary_table([au, cu, rf], plan, n_boot=500, density="none").set_index("method")
+    # the declared commodity is the wrong element here (Cu): the nested choice, made on training sites, finds Au
+    commodity = dict(cu, method="reference_commodity")
+    records, choices = fixed_references([au, cu, commodity, rf], plan)
+    assert [c["chosen"] for c in choices] == ["idw_Au"] * plan["n_folds"]
+    table = summary_table(records, plan, n_boot=500, density="none").set_index("method")
     for name in ("idw_Au", "random_forest_pixel"):
         assert table.loc[name, "heldout_auc"] > 0.9 and table.loc[name, "ci_low"] > 0.5
     assert table.loc["idw_Au", "top10"] == 1.0
     assert table.loc["idw_Cu", "ci_low"] < 0.5 < table.loc["idw_Cu", "ci_high"] or \
         table.loc["idw_Cu", "heldout_auc"] < 0.7
-    assert table.loc["random_forest_pixel", "best_reference"] == "idw_Au"
+    assert table.loc["random_forest_pixel", "oracle_reference_is"] == "idw_Au"
+    assert table.loc["random_forest_pixel", "reference_fair_is"] == "reference_nested"
+    assert table.loc["reference_nested", "tuning"] == "nested" and table.loc["oracle_reference", "tuning"] == "oracle"
+    assert table.loc["random_forest_pixel", "tuning"] == "fixed"
+    # against the wrong commodity the forest wins; against the fair reference (Au itself) it does not
+    assert table.loc["random_forest_pixel", "beats_reference_commodity"]
+    assert not table.loc["random_forest_pixel", "beats_reference_fair"]
+    assert "beats_oracle_reference" not in table.columns
 
 
 def test_random_sites_interval_covers_chance(survey):

@@ -177,6 +177,13 @@ def test_baseline_maps_and_map_evaluation(tiny_run):
     assert {"skt", "decision_tree_pixel", "mobilenet_v2", "sampling_density", "robust_anomaly", "idw_Au"} <= set(
         truth["method"])
     assert truth["truth_auc"].between(0, 1).all() and (truth["n_positive"] > 0).all()
+    # the references fixed before the test: the declared commodity (Au) ranks the cells exactly as its raster
+    by_method = truth.set_index("method")
+    assert {"reference_commodity", "reference_nested", "reference_fair"} <= set(by_method.index)
+    assert by_method.loc["reference_commodity", "truth_auc"] == pytest.approx(by_method.loc["idw_Au", "truth_auc"])
+    assert by_method.loc["reference_fair", "truth_auc"] == max(by_method.loc["reference_commodity", "truth_auc"],
+                                                                 by_method.loc["reference_nested", "truth_auc"])
+    assert "training sites" in by_method.loc["reference_nested", "note"]
 
 
 def test_changing_beta_reruns_skt_and_evaluation_not_baselines_or_source(tiny_run):
@@ -212,6 +219,23 @@ def test_cross_validation_tables(tiny_run):
     assert (summary["ci_low"] <= summary["heldout_auc"]).all() and (summary["heldout_auc"] <= summary["ci_high"]).all()
     assert (summary["n_folds"] == 3).all() and (summary["n_sites"] == plan["n_scored"]).all()
     assert "bootstrap draws of site clusters" in (out / "tables" / "cv_summary.md").read_text()
+    # the yardstick: references fixed without the held-out sites, differences from them, the oracle apart
+    assert {"reference_commodity", "reference_nested", "reference_fair", "oracle_reference"} <= set(summary.index)
+    for ref in ("reference_fair", "reference_nested", "reference_commodity"):
+        assert {f"diff_vs_{ref}", f"diff_{ref}_ci_low", f"diff_{ref}_ci_high", f"beats_{ref}",
+                f"diff_vs_{ref}_clusters", f"beats_{ref}_clusters"} <= set(summary.columns)
+    assert "beats_oracle_reference" not in summary.columns and "beats_best_reference" not in summary.columns
+    assert set(summary["tuning"]) <= {"fixed", "nested", "oracle"}
+    assert summary.loc["reference_nested", "tuning"] == "nested"
+    assert summary.loc["reference_commodity", "heldout_auc"] == pytest.approx(summary.loc["idw_Au", "heldout_auc"])
+    assert summary.loc["reference_fair", "heldout_auc"] == pytest.approx(
+        summary.loc[["reference_commodity", "reference_nested"], "heldout_auc"].max())
+    nested = pd.read_csv(out / "tables" / "cv_nested.csv")
+    assert list(nested["fold"]) == [0, 1, 2] and nested["chosen"].str.startswith(("idw_", "robust_anomaly")).all()
+    sites = pd.read_csv(out / "tables" / "cv_sites.csv")
+    assert (sites.groupby("method").size() == plan["n_scored"]).all()
+    with rasterio.open(out / "maps" / "reference" / "commodity.tif") as src:
+        assert src.crs.to_epsg() == 32649 and src.tags()["elements"] == "Au"
     windows = pd.read_csv(out / "tables" / "cv_windows.csv")
     assert set(windows["fold"].astype(str)) >= {"0", "1", "2", "pooled"}
     gad = pd.read_csv(out / "tables" / "gad_protocol.csv").set_index("method")

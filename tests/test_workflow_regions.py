@@ -48,4 +48,4 @@ def test_two_regions_run_side_by_side_and_are_compared(tmp_path):
         own = pd.read_csv(tmp_path / "results" / region / "tables" / "cv_summary.csv").set_index("method")
         assert cv.loc["decision_tree_pixel", f"{region}_auc"] == pytest.approx(
             own.loc["decision_tree_pixel", "heldout_auc"])
-    assert "best_element" in cv.index and cv["mean_rank"].is_monotonic_increasing
+    assert "oracle_element" in cv.index and "reference_fair" in cv.index and cv["mean_rank"].is_monotonic_increasing

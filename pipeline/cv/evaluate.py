@@ -10,6 +10,7 @@ from ..rasters import read_band
 from ..tiles import TileLayout, build_tile_index
 from .folds import SCORED, fold_window_roles
 from .scores import capture, cluster_bootstrap, paired_difference, pa_intersection, site_scores, window_scores
+from .yardstick import COMMODITY, FAIR, NESTED, ORACLE, tuning_of
 
 KINDS = ("reference", "probe", "trained")
 WINDOW_METRICS = ("roc_auc", "accuracy", "recall", "f1", "mcc")
@@ -137,11 +138,23 @@ def _by_cluster(sites, key="score"):
     return [np.array(groups[c]) for c in sorted(groups)]
 
 
+def cluster_means(groups):
+    """Each cluster's mean as a group of one: the bootstrap of these weighs every cluster alike."""
+    return [np.array([float(np.mean(g))]) for g in groups if len(g)]
+
+
+#: the references every row's paired difference is given against: (name, with a beats verdict)
+DIFFERENCES = ((FAIR, True), (NESTED, True), (COMMODITY, True), (ORACLE, False))
+
+
 def summary_table(records, plan, *, fractions=(0.05, 0.1, 0.2), n_boot=2000, seed=0, density="sampling_density"):
-    """One row per method: held-out-site AUC with its cluster-bootstrap 95 %
-    interval, capture in the top fractions of the area, the P-A prediction rate,
-    counts, and the difference from the best reference map and from the
-    sampling-density map (paired bootstrap over the same clusters)."""
+    """One row per method: held-out-site AUC over sites and over clusters with
+    cluster-bootstrap 95 % intervals, capture in the top fractions of the area,
+    the P-A prediction rate, counts, and the paired difference (same bootstrap
+    draws of clusters) from the references fixed before the test
+    (reference_fair, reference_nested, reference_commodity: see
+    ``pipeline.cv.yardstick``, with a beats verdict each), from the oracle
+    reference (an upper bound, no verdict) and from the sampling-density map."""
     rows = []
     by_name = {r["method"]: r for r in records}
     for rec in records:
@@ -150,11 +163,20 @@ def summary_table(records, plan, *, fractions=(0.05, 0.1, 0.2), n_boot=2000, see
             raise InputError(f"{rec['method']}: no held-out site has a map value")
         per_seed = np.array([[s["score"][i] for s in sites] for i in range(len(rec["seeds"]))])
         auc_by_seed = per_seed.mean(axis=1)
-        low, high = cluster_bootstrap(_by_cluster(sites), n_boot, seed)
+        groups = _by_cluster(sites)
+        low, high = cluster_bootstrap(groups, n_boot, seed)
+        c_low, c_high = cluster_bootstrap(cluster_means(groups), n_boot, seed)
         area_top = np.array([[s["area_from_top"][i] for s in sites] for i in range(len(rec["seeds"]))])
+        chosen = rec.get("chosen")
         row = {"method": rec["method"], "kind": rec["kind"], "heldout_auc": float(auc_by_seed.mean()),
                "ci_low": low, "ci_high": high,
-               "seed_std": float(auc_by_seed.std()) if len(auc_by_seed) > 1 else float("nan")}
+               "heldout_auc_clusters": float(np.mean([g.mean() for g in groups])),
+               "ci_low_clusters": c_low, "ci_high_clusters": c_high,
+               "seed_std": float(auc_by_seed.std()) if len(auc_by_seed) > 1 else float("nan"),
+               "tuning": ("nested" if rec["method"] == FAIR and rec.get("chosen_chain") else
+                          tuning_of(rec["method"], rec["kind"])),
+               # the map each fold's scores came from (once when every fold took the same)
+               "chosen": (chosen[0] if len(set(chosen)) == 1 else " ".join(chosen)) if chosen else ""}
         for f in fractions:
             row[f"top{f * 100:g}"] = float(np.mean([capture(a, [f])[float(f)] for a in area_top]))
         row["pa_prediction_rate"] = float(np.mean([pa_intersection(a) for a in area_top]))
@@ -165,22 +187,34 @@ def summary_table(records, plan, *, fractions=(0.05, 0.1, 0.2), n_boot=2000, see
                    seeds=" ".join(str(s) for s in rec["seeds"]) if rec["kind"] == "trained" else "n/a")
         rows.append(row)
     table = pd.DataFrame(rows)
-    refs = table[table["kind"] == "reference"]
-    best = refs.loc[refs["heldout_auc"].idxmax(), "method"] if len(refs) else None
-    for label, other in (("best_reference", best), ("sampling_density", density if density in by_name else None)):
-        diffs, lows, highs = [], [], []
+    others = [(name, verdict) for name, verdict in DIFFERENCES if name in by_name]
+    others.append(("sampling_density", False) if density in by_name else ("sampling_density", None))
+    for label, verdict in others:
+        other = density if label == "sampling_density" else label
+        cols = {k: [] for k in ("d", "lo", "hi", "dc", "clo", "chi")}
         for rec in records:
-            if other is None:
-                diffs.append(np.nan), lows.append(np.nan), highs.append(np.nan)
+            if verdict is None:
+                for v in cols.values():
+                    v.append(np.nan)
                 continue
             a, b = _paired(rec["sites"], by_name[other]["sites"])
             d, lo, hi = paired_difference(a, b, n_boot, seed)
-            diffs.append(d), lows.append(lo), highs.append(hi)
-        table[f"diff_vs_{label}"] = diffs
-        table[f"diff_{label}_ci_low"] = lows
-        table[f"diff_{label}_ci_high"] = highs
-    table["best_reference"] = best
-    table["beats_best_reference"] = table["diff_best_reference_ci_low"] > 0
+            diffs = [x - y for x, y in zip(a, b)]
+            dc = float(np.mean([g.mean() for g in diffs])) if diffs else float("nan")
+            clo, chi = cluster_bootstrap(cluster_means(diffs), n_boot, seed)
+            for k, v in zip(cols, (d, lo, hi, dc, clo, chi)):
+                cols[k].append(v)
+        table[f"diff_vs_{label}"] = cols["d"]
+        table[f"diff_{label}_ci_low"] = cols["lo"]
+        table[f"diff_{label}_ci_high"] = cols["hi"]
+        if verdict:
+            table[f"beats_{label}"] = table[f"diff_{label}_ci_low"] > 0
+            table[f"diff_vs_{label}_clusters"] = cols["dc"]
+            table[f"diff_{label}_clusters_ci_low"] = cols["clo"]
+            table[f"diff_{label}_clusters_ci_high"] = cols["chi"]
+            table[f"beats_{label}_clusters"] = table[f"diff_{label}_clusters_ci_low"] > 0
+    for name in (FAIR, ORACLE):
+        table[f"{name}_is"] = by_name[name]["chosen"][0] if name in by_name else ""
     # a method whose interval of difference from the sampling-density map covers 0 is indistinguishable from it
     table["near_sampling_density"] = (table["diff_sampling_density_ci_low"] <= 0) & \
         (table["diff_sampling_density_ci_high"] >= 0)
@@ -188,6 +222,20 @@ def summary_table(records, plan, *, fractions=(0.05, 0.1, 0.2), n_boot=2000, see
     table = table.sort_values(["kind", "heldout_auc"], key=lambda c: c.map(order) if c.name == "kind" else -c,
                               kind="stable").reset_index(drop=True)
     return table
+
+
+def site_table(records):
+    """Every held-out site's seed-mean score in every record (the long table the
+    pooled test reads): method, kind, site, name, cluster, fold, score, and
+    the map the fold's score came from for the composed references."""
+    rows = []
+    for rec in records:
+        chosen = rec.get("chosen")
+        for s in rec["sites"]:
+            rows.append({"method": rec["method"], "kind": rec["kind"], "site": s["id"], "name": s["name"],
+                         "cluster": s["cluster"], "fold": s["fold"], "score": float(np.mean(s["score"])),
+                         "source": chosen[s["fold"]] if chosen else rec["method"]})
+    return pd.DataFrame(rows, columns=["method", "kind", "site", "name", "cluster", "fold", "score", "source"])
 
 
 def _paired(sites_a, sites_b):

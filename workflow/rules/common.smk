@@ -3,11 +3,15 @@
 # the config goes through params: so that changing it reruns that rule and what
 # depends on it.
 
+import re
+
 # names only: pipeline.methods imports nothing heavy, so parsing the workflow stays fast
 from pipeline.methods import ABLATIONS, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
 
+# only the datasets of this config: results/{other}/... of a survey run with its own config file (read by
+# the pooled rule) is then an existing input, not a job whose settings this config does not hold
 wildcard_constraints:
-    dataset="[A-Za-z0-9_.-]+",
+    dataset="|".join(re.escape(d) for d in DATASETS),
 
 
 def settings(section):
@@ -316,8 +320,30 @@ def cv_targets(datasets):
     for d in datasets:
         if cv_enabled(d):
             out += [f"results/{d}/tables/{name}" for name in
-                    ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "gad_protocol.csv")]
+                    ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "cv_sites.csv", "cv_nested.csv", "gad_protocol.csv")]
             out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
     if sum(cv_enabled(d) for d in datasets) > 1:
         out += ["results/regions/cv_summary.csv", "results/regions/cv_summary.md"]
+    return out
+
+
+# --- the pooled test over surveys (pooled.smk) ---------------------------------
+
+
+def pooled_site_tables(wildcards):
+    """Each pooled survey's cv_sites.csv: made here for a dataset of this config, else it must exist already."""
+    from pipeline.errors import InputError
+
+    out = []
+    for name in config["pooled"]["surveys"]:
+        path = f"results/{name}/tables/cv_sites.csv"
+        if name not in DATASETS and not os.path.exists(path):
+            raise InputError(f"pooled.surveys names {name!r}, which is not a dataset of this config "
+                             f"({', '.join(DATASETS)}) and has no {path} yet: run its cross-validation first "
+                             f"(snakemake --configfile config/{name}.yaml {path}), or run "
+                             "snakemake pooled --configfile config/regions.yaml, which holds the real surveys")
+        if name in DATASETS and not cv_enabled(name):
+            raise InputError(f"pooled.surveys names {name!r}, whose cross-validation is off "
+                             "(evaluate.cv.folds: 0)")
+        out.append(path)
     return out

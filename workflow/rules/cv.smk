@@ -31,6 +31,26 @@ rule reference_maps:
         "../scripts/reference_maps.py"
 
 
+rule commodity_map:
+    """reference_commodity: the raster of the survey's declared commodity element(s), fixed before any test."""
+    conda:
+        CONDA_ENV
+    input:
+        rasters="results/{dataset}/rasters",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        sites="results/{dataset}/prepare/sites.gpkg",
+    output:
+        map="results/{dataset}/maps/reference/commodity.tif",
+        info="results/{dataset}/maps/reference/commodity.json",
+    params:
+        commodity=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["commodity"],
+        column=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["commodity_column"],
+    log:
+        "results/{dataset}/logs/cv/commodity_map.log",
+    script:
+        "../scripts/commodity_map.py"
+
+
 checkpoint cv_folds:
     """Site clusters and the folds that hold them out (the fold count depends on the sites)."""
     conda:
@@ -208,6 +228,7 @@ rule cv_references:
         rasters="results/{dataset}/rasters",
         density="results/{dataset}/maps/reference/sampling_density.tif",
         anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
+        commodity="results/{dataset}/maps/reference/commodity.tif",
     output:
         record="results/{dataset}/cv/evaluation/references.json",
     params:
@@ -239,7 +260,8 @@ rule cv_campaign:
 
 
 rule cv_summary:
-    """cv_summary.csv/.md (held-out-site AUC with 95 % CI per method) and cv_windows.csv (window metrics)."""
+    """cv_summary.csv/.md (held-out-site AUC with 95 % CI per method, differences from the references fixed
+    before the test), cv_windows.csv (window metrics), cv_sites.csv (every site's score) and cv_nested.csv."""
     conda:
         CONDA_ENV
     input:
@@ -249,6 +271,8 @@ rule cv_summary:
         csv="results/{dataset}/tables/cv_summary.csv",
         md="results/{dataset}/tables/cv_summary.md",
         windows="results/{dataset}/tables/cv_windows.csv",
+        sites="results/{dataset}/tables/cv_sites.csv",
+        nested="results/{dataset}/tables/cv_nested.csv",
     params:
         fractions=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["area_fractions"],
         n_boot=lambda wildcards: cv_settings(wildcards)["n_boot"],

@@ -103,7 +103,8 @@ rule beta_sweep_table:
 
 
 rule truth_auc:
-    """Every map (trained and reference) against a synthetic survey's true deposit field."""
+    """Every map (trained and reference, the references fixed before the test among them) against a synthetic
+    survey's true deposit field."""
     conda:
         CONDA_ENV
     input:
@@ -112,6 +113,10 @@ rule truth_auc:
         rasters="results/{dataset}/rasters",
         density="results/{dataset}/maps/reference/sampling_density.tif",
         anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
+        commodity="results/{dataset}/maps/reference/commodity.tif",
+        commodity_info="results/{dataset}/maps/reference/commodity.json",
+        sites="results/{dataset}/prepare/sites.gpkg",
+        tiles="results/{dataset}/tiles/tiles.json",
     output:
         csv="results/{dataset}/tables/truth_auc.csv",
     params:

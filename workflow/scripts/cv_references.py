@@ -1,4 +1,4 @@
-"""Snakemake adapter: held-out-site scores of the reference maps (no training)."""
+"""Snakemake adapter: held-out-site scores of the reference maps (no training), the commodity map among them."""
 
 import json
 import logging
@@ -8,6 +8,7 @@ import numpy as np
 from pipeline.atomic import write_json
 from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.cv.references import reference_map_paths
+from pipeline.cv.yardstick import COMMODITY
 from pipeline.evaluation.tables import json_safe
 from pipeline.runlog import logging_to
 from pipeline.window_plan import resolved_tiles
@@ -20,6 +21,7 @@ def main(smk):
     tiles = resolved_tiles(smk.params.tiles, plan)
     area, index, _ = evaluation_setting(smk.input.density, tiles)
     maps = reference_map_paths(smk.input.rasters, smk.input.density, smk.input.anomaly)
+    maps[COMMODITY] = smk.input.commodity   # fixed before the test: evaluate.commodity
     records = []
     for name, path in maps.items():
         same = {0: {f: path for f in range(plan["n_folds"])}}
