@@ -1,6 +1,7 @@
 """Several regions in one run: each dataset gets its own results and the
 cross-region table lines their methods up."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,6 +17,7 @@ def test_two_regions_run_side_by_side_and_are_compared(tmp_path):
     demo = config["datasets"]["demo"]
     # a second "region": the same survey on a finer grid with its own settings
     config["datasets"]["fine"] = dict(demo, settings={"interpolate": {"width": 160, "height": 160}})
+    config["pooled"] = {"surveys": ["demo", "fine"], "n_boot": 200}
     configfile = write_config(config, tmp_path / "config.yaml")
 
     planned = planned_rules(tmp_path, configfile)
@@ -49,3 +51,20 @@ def test_two_regions_run_side_by_side_and_are_compared(tmp_path):
         assert cv.loc["decision_tree_pixel", f"{region}_auc"] == pytest.approx(
             own.loc["decision_tree_pixel", "heldout_auc"])
     assert "oracle_element" in cv.index and "reference_fair" in cv.index and cv["mean_rank"].is_monotonic_increasing
+
+    # one pooled test over both: every survey weighs the same, clusters resampled within each
+    snakemake(tmp_path, configfile, "pooled")
+    pooled = pd.read_csv(tmp_path / "results" / "pooled" / "tables" / "pooled_summary.csv").set_index("method")
+    own = {r: pd.read_csv(tmp_path / "results" / r / "tables" / "cv_summary.csv").set_index("method")
+           for r in ("demo", "fine")}
+    row = pooled.loc["decision_tree_pixel"]
+    assert row["n_surveys"] == 2 and row["n_clusters"] == sum(o.loc["decision_tree_pixel", "n_clusters"]
+                                                             for o in own.values())
+    assert row["heldout_auc"] == pytest.approx(np.mean([o.loc["decision_tree_pixel", "heldout_auc"]
+                                                         for o in own.values()]), abs=2e-4)
+    assert row["ci_low"] <= row["heldout_auc"] <= row["ci_high"]
+    assert {"diff_vs_reference_fair", "diff_reference_fair_ci_low", "beats_reference_fair",
+            "diff_vs_reference_nested", "diff_vs_reference_commodity"} <= set(pooled.columns)
+    signs = pd.read_csv(tmp_path / "results" / "pooled" / "tables" / "pooled_signs.csv")
+    assert set(signs[signs["method"] == "decision_tree_pixel"]["survey"]) == {"demo", "fine"}
+    assert "Survey by survey" in (tmp_path / "results" / "pooled" / "tables" / "pooled_summary.md").read_text()
