@@ -13,9 +13,8 @@ from pipeline.cv.pooled import pooled_markdown, pooled_tables
 from pipeline.cv.scores import site_scores
 from pipeline.cv.yardstick import best_on_sites, fixed_references, nested_choice
 from pipeline.errors import InputError
-from pipeline.rasters import write_geotiff
 
-from test_cv import GRID, fields, plan_for, planted_sites
+from test_cv import GRID, fields, plan_for, planted_sites, survey  # noqa: F401 (survey: a fixture)
 
 
 def _reference(name, path, plan):
@@ -24,13 +23,9 @@ def _reference(name, path, plan):
 
 
 @pytest.fixture(scope="module")
-def rasters(tmp_path_factory):
-    root = tmp_path_factory.mktemp("yardstick")
-    paths = {}
-    for name, band in fields().items():
-        paths[name] = root / f"{name}.tif"
-        write_geotiff(paths[name], band.astype(np.float32), GRID, [name])
-    return paths
+def rasters(survey):
+    """The Au and Cu rasters of test_cv's planted survey."""
+    return survey[1]
 
 
 def _moved(plan, fold, xy):
