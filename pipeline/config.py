@@ -15,7 +15,7 @@ from .errors import InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "workflow" / "schemas" / "config.schema.yaml"
 SECTIONS = ("prepare", "screen", "interpolate", "stack", "tiles", "source", "skt", "model", "train", "predict",
-            "baselines", "evaluate")
+            "baselines", "learners", "evaluate")
 
 
 def load_schema(path=SCHEMA_PATH):

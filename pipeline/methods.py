@@ -13,6 +13,8 @@ TABLE3_NETS = ("scnet", "t2t_vit_14", "snl")
 #: every deep network of Table 3 but SKT, in the paper's order; all trained by the same code
 CNNS = ("resnet18", "shufflenet_v2", "googlenet", "mobilenet_v2", "mnasnet", "scnet", "efficientnet_b0",
         "t2t_vit_14", "snl")
+#: learners that score each cell (pipeline.learners), refitted per fold in the cross-validation
+CELL_LEARNERS = ("wofe", "anchored_logistic", "context_forest")
 #: Paper Table 5 variants: label and the ``skt`` settings switched off.
 ABLATIONS = {
     "r_s_mask": ("R-S-Mask", {"soft_mask": False}),

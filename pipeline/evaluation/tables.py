@@ -36,6 +36,8 @@ METHOD_LABELS = {
     "mobilenet_v2": "MobileNetV2", "mnasnet": "MnasNet", "efficientnet_b0": "EfficientNet-b0",
     "scnet": "SCNet", "t2t_vit_14": "T2T-ViT-14", "snl": "SNL",
     "skt": "SKT (ours)",
+    "wofe": "Weights of evidence", "anchored_logistic": "Anchored logistic (reference + correction)",
+    "context_forest": "RandomForest (per cell, neighbourhood features)",
 }
 STUDIES = ("ablation", "beta_sweep")
 

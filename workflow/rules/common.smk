@@ -6,7 +6,7 @@
 import re
 
 # names only: pipeline.methods imports nothing heavy, so parsing the workflow stays fast
-from pipeline.methods import ABLATIONS, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
+from pipeline.methods import ABLATIONS, CELL_LEARNERS as CELL_NAMES, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
 
 # only the datasets of this config: results/{other}/... of a survey run with its own config file (read by
 # the pooled rule) is then an existing input, not a job whose settings this config does not hold
@@ -280,7 +280,7 @@ def cv_methods(dataset):
         b = view["baselines"]
         return ([f"{m}_pixel" for m in CLASSICAL_NAMES if m in b["pixel"]]
                 + [m for m in CLASSICAL_NAMES if m in b["classical"]]
-                + [m for m in CNN_NAMES if m in b["cnn"]] + ["skt"])
+                + [m for m in CNN_NAMES if m in b["cnn"]] + ["skt"] + list(CELL_NAMES))
     return list(chosen)
 
 
@@ -310,7 +310,7 @@ def cv_records(wildcards):
 
 def cv_tiles_if_needed(wildcards):
     """The cross-validation tiles, only for the window models."""
-    if wildcards.method.endswith("_pixel"):
+    if wildcards.method.endswith("_pixel") or wildcards.method in CELL_NAMES:
         return []
     return [f"results/{wildcards.dataset}/cv/tiles/{f}" for f in TILE_FILES]
 

@@ -6,6 +6,8 @@
 # paper's pipeline: adding folds never reruns them.
 
 CV_TRAINED = "|".join(CV_PIXEL + list(CLASSICAL_NAMES) + list(CNN_NAMES) + ["skt"])
+#: every method whose fold maps are scored: the above and the cell learners (rule cv_fit_cell)
+CV_SCORED = CV_TRAINED + "|" + "|".join(CELL_NAMES)
 
 
 rule reference_maps:
@@ -180,6 +182,37 @@ rule cv_fit:
         "../scripts/cv_fit.py"
 
 
+rule cv_fit_cell:
+    """A cell learner (weights of evidence, the anchored logistic model, the context forest) in one fold and seed."""
+    conda:
+        CONDA_ENV
+    input:
+        plan="results/{dataset}/cv/folds.json",
+        elements="results/{dataset}/cv/fold{fold}/elements.csv",
+        stack="results/{dataset}/cv/stack.tif",
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        commodity="results/{dataset}/maps/reference/commodity.tif",
+    output:
+        probability="results/{dataset}/cv/maps/{method}/seed{seed}/fold{fold}.tif",
+        parts="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}/logit_shares.tif",
+        model="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}/model.json",
+    wildcard_constraints:
+        method="|".join(CELL_NAMES),
+        seed="[0-9]+",
+        fold="[0-9]+",
+    params:
+        learners=settings("learners"),
+        label_distance=pixel_label_distance,
+        seed=lambda wildcards: int(wildcards.seed),
+    threads: lambda wildcards: 2 if wildcards.method == "context_forest" else 1
+    log:
+        "results/{dataset}/logs/cv/{method}_seed{seed}_fold{fold}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cv/{method}_seed{seed}_fold{fold}.tsv"
+    script:
+        "../scripts/cv_fit_cell.py"
+
+
 rule cv_evaluate:
     """Held-out-site scores and window metrics of one trained method over all its folds and seeds."""
     conda:
@@ -191,7 +224,7 @@ rule cv_evaluate:
     output:
         record="results/{dataset}/cv/evaluation/{method}.json",
     wildcard_constraints:
-        method=CV_TRAINED,
+        method=CV_SCORED,
     params:
         tiles=settings("tiles"),
         seeds=lambda wildcards: eval_seeds(wildcards.dataset),
@@ -210,7 +243,7 @@ rule cv_uncertainty:
     output:
         spread="results/{dataset}/maps/{method}_uncertainty.tif",
     wildcard_constraints:
-        method=CV_TRAINED,
+        method=CV_SCORED,
     log:
         "results/{dataset}/logs/cv/uncertainty_{method}.log",
     benchmark:

@@ -1,0 +1,103 @@
+"""The cell learners run by Snakemake in the cross-validation of the tiny demo."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+
+from pipeline.cv.cell_models import varying_window_share
+from workflow_helpers import planned_rules, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.workflow
+METHODS = ["wofe", "anchored_logistic", "context_forest"]
+TARGET = "results/demo/tables/cv_summary.csv"
+
+
+@pytest.fixture(scope="module")
+def cell_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("cells")
+    config = tiny_config()
+    config["evaluate"]["cv"]["methods"] = METHODS
+    configfile = write_config(config, work / "config.yaml")
+    snakemake(work, configfile, "--", TARGET)
+    return work, config
+
+
+def test_fold_maps_are_probabilities_on_the_stack_grid(cell_run):
+    work, _ = cell_run
+    out = work / "results" / "demo" / "cv"
+    plan = json.loads((out / "folds.json").read_text())
+    with rasterio.open(out / "stack.tif") as stack:
+        transform, shape = stack.transform, (stack.height, stack.width)
+    for method in METHODS:
+        for f in range(plan["n_folds"]):
+            with rasterio.open(out / "maps" / method / "seed42" / f"fold{f}.tif") as src:
+                assert src.crs.to_epsg() == 32649 and src.transform == transform and src.shape == shape
+                prob = src.read(1, masked=True)
+                assert prob.count() > 1000 and 0 <= prob.min() and prob.max() <= 1
+                if method == "wofe":
+                    assert src.descriptions == ("wofe posterior probability", "wofe posterior variance")
+                    assert src.read(2, masked=True).min() > 0
+
+
+def test_logit_shares_add_up_to_the_map(cell_run):
+    work, _ = cell_run
+    models = work / "results" / "demo" / "cv" / "models"
+    maps = work / "results" / "demo" / "cv" / "maps"
+    for method in ("wofe", "anchored_logistic"):
+        record = json.loads((models / method / "seed42" / "fold0" / "model.json").read_text())
+        with rasterio.open(models / method / "seed42" / "fold0" / "logit_shares.tif") as src:
+            shares = src.read(masked=True).astype(np.float64)
+            names = [d.split(": ", 1)[1] for d in src.descriptions]
+        with rasterio.open(maps / method / "seed42" / "fold0.tif") as src:
+            prob = src.read(1, masked=True).astype(np.float64).filled(np.nan)
+        # float32 probabilities keep the logit only away from 0 and 1
+        prob = np.where((prob > 1e-5) & (prob < 1 - 1e-5), prob, np.nan)
+        logit = np.ma.masked_invalid(np.log(prob / (1 - prob)))
+        total = shares.sum(axis=0)
+        if method == "wofe":
+            prior = record["model"]["prior"]
+            total = total + np.log(prior / (1 - prior))
+            assert names == list(record["model"]["layers"])
+        else:
+            assert names[0].startswith("reference") and names[1:] == record["elements"]
+        ok = ~(np.ma.getmaskarray(logit) | np.ma.getmaskarray(total))
+        assert ok.sum() > 1000
+        # float32 files: equal to single precision
+        assert np.allclose(np.asarray(logit)[ok], np.asarray(total)[ok], atol=1e-3, rtol=1e-4)
+
+
+def test_context_forest_maps_at_cell_resolution(cell_run):
+    work, config = cell_run
+    window = config["tiles"]["window"]
+    with rasterio.open(work / "results" / "demo" / "cv" / "maps" / "context_forest" / "seed42" / "fold0.tif") as src:
+        prob = src.read(1, masked=True).filled(np.nan)
+    assert varying_window_share(prob, window) > 0.9
+    # a map painted one value per window fails the same check
+    painted = np.repeat(np.repeat(prob[::window, ::window], window, axis=0), window, axis=1)[:prob.shape[0], :prob.shape[1]]
+    assert varying_window_share(painted, window) == 0
+
+
+def test_summary_rows_and_the_anchored_models_inner_choice(cell_run):
+    work, _ = cell_run
+    summary = pd.read_csv(work / "results" / "demo" / "tables" / "cv_summary.csv").set_index("method")
+    for method in METHODS:
+        assert method in summary.index and summary.loc[method, "kind"] == "trained"
+        assert summary.loc[method, "tuning"] == "fixed"
+        assert np.isfinite(summary.loc[method, "diff_vs_reference_fair"])
+    record = json.loads((work / "results" / "demo" / "cv" / "models" / "anchored_logistic" / "seed42" / "fold0"
+                         / "model.json").read_text())["model"]
+    assert record["anchor"] == "reference_commodity"
+    assert "inf" in record["inner_scores"] and record["n_inner_folds"] >= 2
+    chosen = "inf" if record["penalty"] is None else f"{record['penalty']:g}"
+    assert record["inner_scores"][chosen] == max(record["inner_scores"].values())
+
+
+def test_changing_a_learner_setting_reruns_only_the_cell_learners(cell_run, tmp_path):
+    work, config = cell_run
+    changed = dict(config, learners={"context_radii": [1, 3]})
+    rules = planned_rules(work, write_config(changed, tmp_path / "radii.yaml"), TARGET)
+    assert "cv_fit_cell" in rules
+    assert not rules & {"cv_fit", "cv_screen", "cv_folds", "cv_stack", "cv_tiles", "interpolate", "prepare"}
