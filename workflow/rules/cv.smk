@@ -7,7 +7,7 @@
 
 CV_TRAINED = "|".join(CV_PIXEL + list(CLASSICAL_NAMES) + list(CNN_NAMES) + ["skt"])
 #: every method whose fold maps are scored: the above and the cell learners (rule cv_fit_cell)
-CV_SCORED = CV_TRAINED + "|" + "|".join(CELL_NAMES)
+CV_SCORED = "|".join([CV_TRAINED, *CELL_NAMES])
 
 
 rule reference_maps:
