@@ -83,7 +83,7 @@ def main(argv=None):
         print(f"{survey}: {wall:.0f} s{'' if worked else ' (up to date)'}", flush=True)
         if worked or survey not in times:
             times[survey] = {"wall_s": wall, "date": datetime.date.today().isoformat(), "commit": commit()}
-    times_path.write_text(json.dumps(times, indent=2))
+            times_path.write_text(json.dumps(times, indent=2))   # kept if a later survey fails
     snakemake(["--configfile", "config.yaml", "--config", f"pooled={{surveys: [{', '.join(args.surveys)}]}}",
                "--forcerun", "pooled", "--", "pooled"], args.cores, logs / f"{args.label}_pooled.log")
     out = Path(args.docs) / f"pooled_{args.label}.md"
