@@ -40,6 +40,8 @@ import pyproj
 from .errors import InputError
 from .survey_io import read_points, read_table, write_points  # noqa: F401  (part of this stage's API)
 from .units import TO_PPM, canonical_unit, conversion_factor, detect_elements
+from .value_screens import (DUPLICATE_TOLERANCE, OUTLIER_ACTIONS, OUTLIER_GAP, OUTLIER_Z, duplicate_conflicts,
+                            gross_outliers, guess_codes)
 
 DETECTION_LIMIT_RULES = {
     "half": (0.5, "half the detection limit"),
@@ -48,7 +50,7 @@ DETECTION_LIMIT_RULES = {
     "zero": (0.0, "zero"),
     "missing": (np.nan, "missing"),
 }
-DUPLICATE_RULES = ("median", "mean", "first")
+DUPLICATE_RULES = ("median", "mean", "first", "error")
 DEFAULT_MISSING_CODES = (-9999,)
 UNKNOWN_CAMPAIGN = "unknown"
 HARMONISE_RULE = (
@@ -59,6 +61,7 @@ HARMONISE_RULE = (
 
 # status of one cell
 VALID, EMPTY, CODE, CODE_GUESSED, TEXT, NON_FINITE, BELOW, BELOW_UNKNOWN, ABOVE, OUT_OF_RANGE = range(10)
+ABOVE_NO_VALUE, OUTLIER, FLAGGED_MISSING = 10, 11, 12
 _HAS_VALUE = (VALID, BELOW, BELOW_UNKNOWN, ABOVE)
 _MISSING_CAUSES = {
     EMPTY: "empty_or_NA",
@@ -67,9 +70,25 @@ _MISSING_CAUSES = {
     TEXT: "text",
     NON_FINITE: "non_finite",
     OUT_OF_RANGE: "over_100_percent",
+    ABOVE_NO_VALUE: "above_limit_no_value",
+    OUTLIER: "gross_outlier",
+    FLAGGED_MISSING: "flagged_not_analysed",
 }
+#: the text qualifiers labs write instead of a number, and what each means (prepare.text_flags adds or
+#: overrides entries; matched after trimming, case-insensitive). "below": under a detection limit the
+#: cell does not give (the column's smallest limit stands in); "above": over the upper limit with no
+#: number (set missing and counted: no value to keep); "missing": not analysed or no sample.
+TEXT_FLAGS = {
+    **dict.fromkeys(["", "na", "n/a", "n.a.", "#n/a", "nan", "null", "none", "-", "--", "?", "x", "n.s.",
+                     "ns", "no sample", "not analysed", "not analyzed", "i.s.", "is", "insufficient sample",
+                     "l.n.r.", "lnr", "listed not received", "n.r.", "nr", "not received", "nss"], "missing"),
+    **dict.fromkeys(["<", "bdl", "<dl", "<lod", "<ld", "<d.l.", "b.d.l.", "bld", "n.d.", "nd",
+                     "not detected", "tr", "tr.", "trace", "l.d.", "<l.d."], "below"),
+    **dict.fromkeys([">", "or", "o.r.", "over range", ">ul", "a.u.l."], "above"),
+}
+FLAG_MEANINGS = ("below", "above", "missing")
+#: blank cells of coordinate and campaign columns
 _NA_TOKENS = frozenset(["", "na", "n/a", "#n/a", "nan", "null", "none", "-", "--"])
-_BELOW_TOKENS = frozenset(["<", "bdl", "<dl", "<lod", "<ld", "b.d.l.", "bld"])
 # -99 ... -9999999: no lab has such a detection limit; these are missing codes
 _NINES = np.array([99.0, 999.0, 9999.0, 99999.0, 999999.0, 9999999.0])
 _NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -107,8 +126,21 @@ class Points:
 
 # ---------------------------------------------------------------- values
 
-def parse_values(raw, missing_codes=DEFAULT_MISSING_CODES):
-    """Classify the cells of one column (see the status constants) and read numbers and limits."""
+def text_flag_table(extra=None):
+    """TEXT_FLAGS updated by the config's ``prepare.text_flags`` ({flag: below|above|missing})."""
+    table = dict(TEXT_FLAGS)
+    for flag, meaning in (extra or {}).items():
+        if meaning not in FLAG_MEANINGS:
+            raise InputError(f"prepare.text_flags: {flag!r} maps to {meaning!r}; use one of "
+                             f"{', '.join(FLAG_MEANINGS)}", column="text_flags")
+        table[str(flag).strip().lower()] = meaning
+    return table
+
+
+def parse_values(raw, missing_codes=DEFAULT_MISSING_CODES, text_flags=None):
+    """Classify the cells of one column (see the status constants) and read numbers and limits.
+    ``text_flags``: {lower-case flag: below|above|missing}, default TEXT_FLAGS."""
+    flags = TEXT_FLAGS if text_flags is None else text_flags
     raw = raw.reset_index(drop=True)
     n = len(raw)
     numeric_codes = np.array([float(c) for c in missing_codes if _is_number(c)], dtype=float)
@@ -122,7 +154,7 @@ def parse_values(raw, missing_codes=DEFAULT_MISSING_CODES):
         values = _to_float(raw)
         unparsed = np.flatnonzero(np.isnan(values))
         if len(unparsed):
-            _classify_text(raw.iloc[unparsed], unparsed, text_codes, values, status, limits)
+            _classify_text(raw.iloc[unparsed], unparsed, text_codes, values, status, limits, flags)
     number = ~np.isnan(values) & (status == VALID)
     status[number & np.isinf(values)] = NON_FINITE
     number &= np.isfinite(values)
@@ -147,22 +179,27 @@ def _to_float(raw):
         return pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
 
 
-def _classify_text(strings, positions, text_codes, values, status, limits):
+def _classify_text(strings, positions, text_codes, values, status, limits, flags):
     text = strings.astype(str).str.strip()
     lower = text.str.lower().to_numpy(dtype=object)
-    is_na = np.isin(lower, list(_NA_TOKENS)) | strings.isna().to_numpy()
-    is_code = np.isin(lower, list(text_codes)) & ~is_na
+    meaning = np.array([flags.get(v, "") for v in lower], dtype=object)
+    # a code the config lists (prepare.missing_codes) is counted as such, even where the flag table knows it
+    is_code = np.isin(lower, list(text_codes)) & ~strings.isna().to_numpy()
+    is_blank = (np.isin(lower, list(_NA_TOKENS)) | strings.isna().to_numpy()) & ~is_code
+    is_na = (meaning == "missing") & ~is_code & ~is_blank
     below_number = pd.to_numeric(text.str.extract(rf"^<\s*=?\s*{_NUMBER}$", expand=False), errors="coerce").to_numpy(
         dtype=float, na_value=np.nan)
     above_number = pd.to_numeric(text.str.extract(rf"^>\s*=?\s*{_NUMBER}$", expand=False), errors="coerce").to_numpy(
         dtype=float, na_value=np.nan)
-    is_below_token = np.isin(lower, list(_BELOW_TOKENS))
+    is_below_token = meaning == "below"
     cls = np.full(len(positions), TEXT, dtype=np.int8)
+    cls[meaning == "above"] = ABOVE_NO_VALUE
     cls[~np.isnan(above_number)] = ABOVE
     cls[~np.isnan(below_number)] = BELOW
     cls[(~np.isnan(below_number) & (below_number == 0)) | is_below_token] = BELOW_UNKNOWN
+    cls[is_na] = FLAGGED_MISSING
+    cls[is_blank] = EMPTY
     cls[is_code] = CODE
-    cls[is_na] = EMPTY
     status[positions] = cls
     limits[positions] = np.where(cls == BELOW, np.abs(below_number), np.nan)
     values[positions] = np.where(cls == ABOVE, above_number, np.nan)
@@ -322,12 +359,12 @@ def _coordinate_columns(table, x_column, y_column, keys=SAMPLE_KEYS):
         return _geometry_columns(table, keys)
     if has_geometry and x_column not in table.columns and y_column not in table.columns:
         return _geometry_columns(table, keys)
-    for name in (x_column, y_column):
+    for name, key in ((x_column, keys["x_column"]), (y_column, keys["y_column"])):
         if name is None or name not in table.columns:
             hints = [c for c in columns if c.lower() in _COORD_HINTS]
             hint = f" (coordinate-like columns: {', '.join(hints)})" if hints else ""
-            raise InputError(f"coordinate column not found{hint}; columns in the file: {', '.join(columns)}",
-                             path=path, column=name)
+            raise InputError(f"coordinate column not found{hint}: set the dataset's {key} to the column that "
+                             f"holds it; columns in the file: {', '.join(columns)}", path=path, column=name)
     return x_column, y_column, "columns"
 
 
@@ -519,7 +556,9 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
                     units=None, output_units=None, missing_codes=DEFAULT_MISSING_CODES,
                     detection_limit_rule="half", duplicate_rule="median", min_valid=30, min_valid_fraction=0.0,
                     area_margin=1.0, outlier_factor=10.0, campaign_column=None, harmonise_censoring=None,
-                    harmonise_below_limit=False, decimal=None):
+                    harmonise_below_limit=False, decimal=None, text_flags=None, guess_missing_codes=True,
+                    outliers="cap", outlier_z=OUTLIER_Z, outlier_gap=OUTLIER_GAP,
+                    duplicate_tolerance=DUPLICATE_TOLERANCE, encoding=None, zero_means="below"):
     """Clean a geochemical survey: one row per distinct location, one float column per kept element.
 
     Returns (GeoDataFrame with x, y, n_merged, [campaign,] elements..., geometry in the working CRS; qa dict).
@@ -548,13 +587,29 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     32-row report with a 1 ppb Au limit would flatten 1114 measured Au values, the low-level gold signal).
     decimal: decimal mark of a delimited text file, "." / "," / None (= decide per column; see
     pipeline.survey_io.read_table); cells read with a decimal comma are counted in qa["decimal_commas"].
+    text_flags: {flag: below|above|missing} added to TEXT_FLAGS. guess_missing_codes: screen each column
+    for codes the config does not list (pipeline.value_screens.guess_codes). outliers: cap | exclude |
+    keep the gross outliers (value_screens.gross_outliers, with outlier_z and outlier_gap); cap by
+    default: a genuine nugget and a typing error look alike from the numbers alone, and capping at the
+    largest value kept leaves a real high sample the highest of its element while a unit error no longer
+    sets the element's scale. duplicate_tolerance: rows merged into one location whose values differ by
+    more than this (relative) are counted as conflicting; duplicate_rule "error" stops on them.
+    encoding: of a delimited text file, None = detect (survey_io.read_table). zero_means: "below" (a zero
+    is below a limit the cell does not give) or "missing" (the lab's "not analysed"); qa counts the zeros
+    of columns that also write explicit limits (zeros_beside_limits), where the choice matters.
     """
     _check_options(detection_limit_rule, duplicate_rule, min_valid, min_valid_fraction)
     if missing_codes is None:
         missing_codes = ()
     elif isinstance(missing_codes, (str, int, float)):
         missing_codes = (missing_codes,)
-    table = read_table(path, layer=layer, decimal=decimal)
+    if zero_means not in ("below", "missing"):
+        raise InputError(f"prepare.zero_means must be below or missing, not {zero_means!r}", column="zero_means")
+    if outliers not in OUTLIER_ACTIONS:
+        raise InputError(f"prepare.outliers must be one of {', '.join(OUTLIER_ACTIONS)}, not {outliers!r}",
+                         column="outliers")
+    flags = text_flag_table(text_flags)
+    table = read_table(path, layer=layer, decimal=decimal, encoding=encoding)
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
     _check_campaign_column(table, campaign_column, path)
@@ -579,7 +634,9 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     rows = table.iloc[kept_rows].reset_index(drop=True)
     row_numbers = kept_rows + offset
     variables = _clean_elements(rows, columns, row_numbers, missing_codes, detection_limit_rule, output_units,
-                                requested=bool(elements), path=path)
+                                requested=bool(elements), path=path, flags=flags, guess=guess_missing_codes,
+                                zero_means=zero_means)
+    outlier_report = _screen_outliers(variables, row_numbers, outliers, outlier_z, outlier_gap)
     campaign, campaign_missing = _campaign_labels(rows[campaign_column]) if campaign_column else (None, 0)
     censoring = censoring_by_campaign(variables, campaign) if campaign is not None else None
     # before locations are merged: a median of a harmonised and an unharmonised row would mark the campaign
@@ -590,10 +647,11 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         ["x", "y"], sort=False).ngroup().to_numpy()
     n_merged = np.bincount(location_id)
     values = pd.DataFrame({name: var["values"] for name, var in variables.items()})
+    duplicates = _duplicate_report(location_id, values, row_numbers, duplicate_tolerance, duplicate_rule, path)
     if len(n_merged) == len(location_id) and (location_id == np.arange(len(location_id))).all():
         merged = values  # every location sampled once: nothing to merge
     else:
-        merged = values.groupby(location_id, sort=True).agg(duplicate_rule)
+        merged = values.groupby(location_id, sort=True).agg("median" if duplicate_rule == "error" else duplicate_rule)
     first_row = np.unique(location_id, return_index=True)[1]
     n_locations = len(n_merged)
 
@@ -658,6 +716,23 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         },
         "values_above_detection": {k: v["above"] for k, v in variables.items() if v["above"]},
         "values_text_to_missing": {k: v["text"] for k, v in variables.items() if v["text"]["count"]},
+        "missing_codes_guessed": {
+            "on": bool(guess_missing_codes),
+            "rule": "a positive value repeated at >= 2 rows and >= 100 x the column's 99th percentile of its "
+                    "other values (10 x for 99, 999, ... 9999999), or a -99 .. -9999999 value (pipeline.value_screens.guess_codes); "
+                    "prepare.missing_codes forces codes, prepare.guess_missing_codes: false turns this off",
+            "elements": {k: v["codes_guessed"] for k, v in variables.items() if v["codes_guessed"]},
+        },
+        "zeros": {
+            "means": zero_means,
+            "rule": "below: a zero is below a limit the cell does not give; missing: the lab's 'not analysed' "
+                    "(prepare.zero_means)",
+            "beside_explicit_limits": {k: v["zeros_beside_limits"] for k, v in variables.items()
+                                       if v["zeros_beside_limits"]},
+        },
+        "gross_outliers": outlier_report,
+        "text_flags": {"rule": "TEXT_FLAGS of pipeline.prepare, extended by prepare.text_flags",
+                       "added": {str(k): v for k, v in (text_flags or {}).items()}},
         "twin_columns": {k: v["twins"] for k, v in variables.items() if v["twins"] is not None},
         **({"campaigns": campaign_qa, "censoring_by_campaign": censoring} if campaign is not None else {}),
         "harmonise_censoring": {
@@ -677,6 +752,7 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
             "locations_dropped_without_values": int(len(empty_locations)),
             "locations_written": int(has_value.sum()),
             "key": "identical input coordinates",
+            **duplicates,
         },
         "elements_kept": kept,
         "elements_dropped": dropped,
@@ -686,8 +762,53 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         "columns_not_used": [c for c in table.columns if c not in used],
         "columns_renamed": table.attrs.get("renamed_columns", {}),
         "decimal_commas": _decimal_qa(table),
+        "encoding": {"name": table.attrs.get("encoding"), "reason": table.attrs.get("encoding_reason")},
+        "element_summary": _element_summary(variables, merged, kept, duplicates),
     }
     return gdf, qa
+
+
+def _element_summary(variables, merged, kept, duplicates):
+    """Per element: rows read, censored below and above, codes removed, outliers, conflicting repeats, missing."""
+    out = {}
+    for name, var in variables.items():
+        missing = var["missing"]
+        out[name] = {
+            "rows": int(len(var["values"])),
+            "below_limit": int(var["below"]["count"]),
+            "above_limit": int(var["above"]),
+            "codes_removed": int(missing.get("missing_code", 0) + missing.get("missing_code_guessed", 0)),
+            "outliers": int(var.get("outliers", 0)),
+            "conflicting_repeats": int(duplicates["conflicting_locations"].get(name, 0)),
+            "missing": int(missing["total"]),
+            "kept": name in kept,
+            "locations_with_value": int(merged[name].notna().sum()) if name in merged.columns else 0,
+        }
+    return out
+
+
+def write_duplicates(conflicts, path):
+    """duplicates.csv: one line per element and repeated location whose values conflict."""
+    from .atomic import atomic_path
+
+    frame = pd.DataFrame([{"element": c["element"], "rows": ";".join(map(str, c["rows"])), "values": c["values"],
+                           "min": c["min"], "max": c["max"]} for c in conflicts],
+                         columns=["element", "rows", "values", "min", "max"])
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+    return path
+
+
+def element_summary_lines(qa):
+    """The per-element table printed at the end of prepare (a header and a line an element)."""
+    header = (f"{'element':<8} {'rows':>7} {'<limit':>7} {'>limit':>7} {'codes':>6} {'outlier':>7} "
+              f"{'conflict':>8} {'missing':>7}  kept")
+    lines = [header]
+    for name, e in qa.get("element_summary", {}).items():
+        lines.append(f"{name:<8} {e['rows']:>7} {e['below_limit']:>7} {e['above_limit']:>7} {e['codes_removed']:>6} "
+                     f"{e['outliers']:>7} {e['conflicting_repeats']:>8} {e['missing']:>7}  "
+                     f"{'yes' if e['kept'] else 'no'}")
+    return lines
 
 
 def _decimal_qa(table):
@@ -719,7 +840,8 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _clean_elements(rows, columns, row_numbers, missing_codes, rule, output_units, requested, path):
+def _clean_elements(rows, columns, row_numbers, missing_codes, rule, output_units, requested, path, flags=None,
+                    guess=True, zero_means="below"):
     """Per variable: canonical values per row and the counts of every repair."""
     by_name = {}
     for entry in columns:
@@ -729,8 +851,14 @@ def _clean_elements(rows, columns, row_numbers, missing_codes, rule, output_unit
         species = entries[0].species or name
         unit = canonical_unit(name if output_units and name in output_units else species, output_units)
         parsed = []
+        guessed = []
+        zeros = {}
         for entry in entries:
-            p = parse_values(rows[entry.column], missing_codes)
+            p = parse_values(rows[entry.column], missing_codes, flags)
+            n_zero, explicit = _zeros(p, zero_means)
+            if n_zero and explicit:
+                zeros[entry.column] = n_zero
+            guessed += _guess_codes(p, entry.column, row_numbers) if guess else []
             values, proxy = replace_below_detection(p, rule)
             values = values * conversion_factor(entry.unit, unit)
             too_big = values * TO_PPM[unit] > 1e6  # more than 100 %
@@ -743,7 +871,88 @@ def _clean_elements(rows, columns, row_numbers, missing_codes, rule, output_unit
                                  path=path, column=entry.column, rows=[int(r) for r in row_numbers[text_at]])
             parsed.append((entry, p, values, proxy))
         variables[name] = _combine(parsed, unit, rule, row_numbers, name=name, path=path)
+        variables[name]["codes_guessed"] = guessed
+        variables[name]["zeros_beside_limits"] = zeros
     return variables
+
+
+def _zeros(parsed, zero_means):
+    """Numeric zeros of one column: with ``zero_means`` 'missing', set to a
+    (forced) missing code in place. Returns (zeros, whether the column writes
+    explicit limits elsewhere)."""
+    zero = (parsed.status == BELOW_UNKNOWN) & (_to_float(parsed.raw) == 0)
+    if zero_means == "missing":
+        parsed.status[zero] = CODE
+        parsed.values[zero] = np.nan
+    return int(zero.sum()), bool((parsed.status == BELOW).any())
+
+
+def _guess_codes(parsed, column, row_numbers):
+    """Mark the cells of one parsed column that value_screens.guess_codes takes
+    for missing-value codes (in place); their report, with the first rows."""
+    numbers = _to_float(parsed.raw)
+    hits, report = guess_codes(numbers, parsed.status == VALID)
+    parsed.status[hits] = CODE_GUESSED
+    parsed.values[hits] = np.nan
+    for item in report:
+        at = np.flatnonzero(np.isin(np.arange(numbers.size), hits) & (numbers == item["value"]))[:5]
+        item.update(column=column, first_rows=[int(row_numbers[i]) for i in at])
+    # the -99 ... -9999999 codes parse_values guesses are reported beside them
+    nines = (parsed.status == CODE_GUESSED) & (numbers < 0)
+    for value in np.unique(numbers[nines]):
+        at = np.flatnonzero(nines & (numbers == value))
+        report.append({"value": float(value), "rows": int(at.size), "rule": "-99 ... -9999999: no lab's detection limit",
+                       "column": column, "first_rows": [int(row_numbers[i]) for i in at[:5]]})
+    return report
+
+
+def _screen_outliers(variables, row_numbers, action, z, gap):
+    """Flag gross outliers of every element (value_screens.gross_outliers) and cap, exclude or keep them."""
+    report = {"action": action, "robust_z": z, "gap": gap,
+              "rule": f"log10 values over {z:g} robust standard deviations (1.4826 MAD) above the median and "
+                      f">= {gap:g} x the next value below them (at most 0.1 % of an element's values); cap: set "
+                      "to the largest value kept, exclude: set missing, keep: flagged only",
+              "elements": {}}
+    for name, var in variables.items():
+        positions, kept_max, found = gross_outliers(var["values"], var["status"] == VALID, z=z, gap=gap)
+        if not len(positions):
+            var["outliers"] = 0
+            continue
+        for item in found:
+            item["row"] = int(row_numbers[item.pop("position")])
+        if action == "cap":
+            var["values"][positions] = kept_max
+            for item in found:
+                item["capped_to"] = kept_max
+        elif action == "exclude":
+            var["values"][positions] = np.nan
+            var["status"][positions] = OUTLIER
+            var["missing"]["total"] = int(np.isnan(var["values"]).sum())
+            var["missing"]["gross_outlier"] = int(len(positions))
+        var["outliers"] = int(len(positions))
+        report["elements"][name] = found
+    return report
+
+
+def _duplicate_report(location_id, values, row_numbers, tolerance, rule, path):
+    """Conflicting repeats per element (value_screens.duplicate_conflicts); with
+    rule 'error', an InputError naming the rows."""
+    conflicts, rows = {}, []
+    for name in values.columns:
+        found = duplicate_conflicts(location_id, values[name].to_numpy(dtype=float), tolerance=tolerance)
+        if found:
+            conflicts[name] = len(found)
+        for loc, (low, high, n) in found.items():
+            at = [int(r) for r in row_numbers[location_id == loc]]
+            rows.append({"element": name, "rows": at, "values": n, "min": low, "max": high})
+    if rule == "error" and rows:
+        first = rows[0]
+        raise InputError(f"{len(rows)} repeated locations hold values that differ by more than "
+                         f"{tolerance:.0%} (first: {first['element']} at rows {first['rows']}: {first['min']:g} to "
+                         f"{first['max']:g}); prepare.duplicate_rule is 'error': fix the file, or merge them with "
+                         "duplicate_rule median, mean or first, or raise prepare.duplicate_tolerance",
+                         path=path, rows=first["rows"])
+    return {"tolerance": tolerance, "conflicting_locations": conflicts, "conflicts": rows}
 
 
 #: twin columns of one element whose measured values differ by more than this factor (median ratio) stop
@@ -805,8 +1014,20 @@ def _combine(parsed, unit, rule, row_numbers, name=None, path=None):
         "missing": missing,
         "below": below,
         "above": int((status == ABOVE).sum()),
-        "text": {"count": int(len(text_positions)), "examples": examples},
+        "text": {"count": int(len(text_positions)), "examples": examples,
+                 "values": _text_counts(parsed, choice, text_positions)},
     }
+
+
+#: distinct unknown texts counted per element in qa.json (the most frequent first)
+TEXT_VALUES_SHOWN = 20
+
+
+def _text_counts(parsed, choice, positions):
+    """{text: rows} of the cells no flag table knows, the most frequent TEXT_VALUES_SHOWN."""
+    texts = pd.Series([str(parsed[choice[i]][1].raw.iloc[i]).strip() for i in positions], dtype=object)
+    counts = texts.value_counts() if len(texts) else pd.Series(dtype=int)
+    return {str(k): int(v) for k, v in counts.head(TEXT_VALUES_SHOWN).items()}
 
 
 def _compare_twins(parsed, measured, row_numbers, name, path):
@@ -990,13 +1211,13 @@ def _round(value):
 # ---------------------------------------------------------------- sites
 
 def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=None, layer=None, area_margin=1.0,
-                  decimal=None):
+                  decimal=None, encoding=None):
     """Known mineral sites as points in the working CRS; attributes kept as readable strings.
 
     Sites at identical input coordinates are merged into one point: n_merged counts them and each
     attribute joins their distinct values with '; '.
     """
-    table = read_table(path, layer=layer, decimal=decimal)
+    table = read_table(path, layer=layer, decimal=decimal, encoding=encoding)
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
     points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
@@ -1049,6 +1270,7 @@ def prepare_sites(path, *, x_column="X", y_column="Y", crs=None, working_crs=Non
         "attribute_columns": list(attributes.columns),
         "columns_renamed": {**table.attrs.get("renamed_columns", {}), **renamed},
         "decimal_commas": _decimal_qa(table),
+        "encoding": {"name": table.attrs.get("encoding"), "reason": table.attrs.get("encoding_reason")},
     }
     return gdf, qa
 
@@ -1103,7 +1325,42 @@ def samples_summary(qa, requested=False):
     for name, entry in dropped.items():
         if requested:
             warnings.append(f"samples: element {name!r}, named in the config, was dropped: {entry['reason']}")
+    warnings += _screen_warnings(qa)
     return line, warnings
+
+
+def _screen_warnings(qa):
+    """Console lines for what the value screens found (each also in qa.json)."""
+    out = []
+    for name, items in qa.get("missing_codes_guessed", {}).get("elements", {}).items():
+        shown = ", ".join(f"{i['value']:g} at {i['rows']} rows (column {i['column']}, first row {i['first_rows'][0]})"
+                          for i in items[:3])
+        out.append(f"samples: {name}: treated as missing-value codes: {shown}; list real codes under "
+                   "prepare.missing_codes, or set prepare.guess_missing_codes: false")
+    outliers = qa.get("gross_outliers", {})
+    for name, items in outliers.get("elements", {}).items():
+        shown = ", ".join(f"{i['value']:g} at row {i['row']} ({i['times_largest_kept']:.0f} x the largest other)"
+                          for i in items[:3])
+        action = {"cap": f"capped to {items[0].get('capped_to', float('nan')):g}", "exclude": "set missing",
+                  "keep": "kept"}[outliers["action"]]
+        out.append(f"samples: {name}: gross outlier {shown}, {action} (prepare.outliers: cap, exclude or keep)")
+    conflicts = qa.get("locations_merged", {}).get("conflicting_locations", {})
+    if conflicts:
+        tol = qa["locations_merged"]["tolerance"]
+        listed = ", ".join(f"{k} {v}" for k, v in conflicts.items())
+        out.append(f"samples: repeated locations whose values differ by more than {tol:.0%}: {listed}; merged by "
+                   f"{qa['locations_merged']['rule']}, listed in duplicates.csv (prepare.duplicate_rule: error stops)")
+    zeros = qa.get("zeros", {})
+    if zeros.get("beside_explicit_limits") and zeros.get("means") == "below":
+        listed = ", ".join(f"{k} {sum(v.values())}" for k, v in zeros["beside_explicit_limits"].items())
+        out.append(f"samples: zeros read as below an unstated limit in columns that also write limits ({listed}); "
+                   "if this lab writes 0 for 'not analysed', set prepare.zero_means: missing")
+    for name, text in qa.get("values_text_to_missing", {}).items():
+        values = text.get("values", {})
+        shown = ", ".join(f"{v!r} x{n}" for v, n in list(values.items())[:4])
+        out.append(f"samples: {name}: {text['count']} cells of unknown text set missing ({shown}); map lab "
+                   "flags to below, above or missing under prepare.text_flags")
+    return out
 
 
 def sites_summary(qa, outside_samples=None, names=""):

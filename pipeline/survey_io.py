@@ -11,6 +11,7 @@ what to add to a 0-based position to get that number.
 """
 
 import csv
+import re
 import json
 from pathlib import Path
 
@@ -35,13 +36,15 @@ _COMMA_THOUSANDS = r"^\s*[+-]?\d{1,3}(?:,\d{3})+\s*$"
 _DOT_THOUSANDS_COMMA_DECIMAL = r"^\s*(?:[<>]=?\s*)?[+-]?\d{1,3}(?:\.\d{3})+,\d+\s*$"
 
 
-def read_table(path, layer=None, decimal=None):
+def read_table(path, layer=None, decimal=None, encoding=None):
     """All columns of a survey table as read; ``attrs`` carry crs, row numbering and layer.
 
     decimal: the decimal mark of a delimited text file: "." , "," or None (decide per column: a
     ``;``-delimited file, or a column whose numbers are written ``0,54`` and never ``0.54``, has decimal
     commas; a column with both stops with an InputError naming the setting). Cells read with a decimal
     comma are rewritten with a point; ``attrs["decimal_commas"]`` counts them per column.
+
+    encoding: of a delimited text file; None = detect from the whole file (``text_encoding``).
     """
     path = Path(path)
     if not path.exists():
@@ -51,14 +54,14 @@ def read_table(path, layer=None, decimal=None):
     if decimal not in DECIMAL_MARKS:
         raise InputError(f"decimal must be \".\", \",\" or null, not {decimal!r}", path=path, column="decimal")
     if path.suffix.lower() in TEXT_SUFFIXES:
-        return _read_delimited(path, decimal)
+        return _read_delimited(path, decimal, encoding)
     table = _read_vector(path, layer)
     table.attrs.update(decimal=decimal, decimal_commas={})
     return table
 
 
-def _read_delimited(path, decimal=None):
-    encoding = _encoding(path)
+def _read_delimited(path, decimal=None, encoding=None):
+    encoding, encoding_reason = text_encoding(path, encoding)
     with open(path, newline="", encoding=encoding) as fh:
         header_line = fh.readline()
     if not header_line.strip():
@@ -79,7 +82,8 @@ def _read_delimited(path, decimal=None):
             renamed[str(table.columns[position])] = name
     table.columns = [str(c).strip() for c in table.columns]
     table.attrs.update(
-        path=str(path), kind="delimited text", separator=sep, encoding=encoding, crs=None, layer=None,
+        path=str(path), kind="delimited text", separator=sep, encoding=encoding, encoding_reason=encoding_reason,
+        crs=None, layer=None,
         row_offset=2, row_numbering=CSV_ROW_NUMBERING, renamed_columns=renamed, geometry_type=None,
     )
     table.attrs.update(decimal=decimal, decimal_commas=_read_decimal_commas(table, sep, decimal, path))
@@ -119,17 +123,43 @@ def _read_decimal_commas(table, sep, decimal, path):
     return converted
 
 
-def _encoding(path):
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20)
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _bad_byte(data, exc, path, encoding, hint):
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    raise InputError(f"line {line}, byte {exc.start} (character {column} of the line): byte "
+                     f"0x{data[exc.start]:02x} is not {encoding}; {hint}", path=path) from None
+
+
+def text_encoding(path, encoding=None):
+    """(encoding, reason) of a delimited text file, read whole. UTF-8 when the
+    file decodes as UTF-8; Latin-1 when it holds high bytes but no UTF-8
+    character at all (a file from a Windows or older export); a file that
+    mixes UTF-8 characters with bytes that are not UTF-8 stops, naming the
+    line and byte offset, since either reading would garble part of it.
+    ``encoding``: the dataset's ``encoding`` key; the file must then decode with it."""
+    data = Path(path).read_bytes()
+    if encoding is not None:
+        try:
+            data.decode(encoding)
+        except LookupError:
+            raise InputError(f"encoding {encoding!r} is not a text encoding Python knows (try utf-8, latin-1, "
+                             "cp1252)", path=path, column="encoding") from None
+        except UnicodeDecodeError as exc:
+            _bad_byte(data, exc, path, encoding, f"the dataset's encoding key says {encoding!r}: set the one the "
+                      "file was written in (latin-1 reads every byte)")
+        return encoding, "set by the dataset's encoding key"
     try:
-        head.decode("utf-8")
-        return "utf-8-sig"
+        data.decode("utf-8")
+        return "utf-8-sig", "the whole file is valid UTF-8"
     except UnicodeDecodeError as exc:
-        # a cut inside a multi-byte character at the end of the sample is not an error
-        if exc.start >= len(head) - 3:
-            return "utf-8-sig"
-        return "latin-1"
+        if _UTF8_MULTIBYTE.search(data):
+            _bad_byte(data, exc, path, "UTF-8", "the rest of the file holds UTF-8 characters, so it is neither "
+                      "UTF-8 nor a one-byte encoding throughout; fix the byte, or set the dataset's encoding key "
+                      "(e.g. encoding: latin-1) to read every byte in that encoding")
+        return "latin-1", "high bytes that are not UTF-8 and no UTF-8 character: read as Latin-1"
 
 
 def _read_vector(path, layer):

@@ -114,8 +114,9 @@ def test_parse_values_classifies_every_kind_of_cell():
     raw = pd.Series(["1.5", " 2 ", "<0.5", "< 0.2", "-0.1", "0", "", "NA", "-9999", "n.d.", "inf", ">1000",
                      "-99999", "BDL"], dtype="str")
     parsed = parse_values(raw, missing_codes=(-9999,))
-    assert parsed.status.tolist() == [VALID, VALID, BELOW, BELOW, BELOW, BELOW_UNKNOWN, EMPTY, EMPTY, CODE, TEXT,
-                                      NON_FINITE, ABOVE, CODE_GUESSED, BELOW_UNKNOWN]
+    # n.d. (not detected) is a below-limit flag of the TEXT_FLAGS table
+    assert parsed.status.tolist() == [VALID, VALID, BELOW, BELOW, BELOW, BELOW_UNKNOWN, EMPTY, EMPTY, CODE,
+                                      BELOW_UNKNOWN, NON_FINITE, ABOVE, CODE_GUESSED, BELOW_UNKNOWN]
     assert parsed.values[0] == 1.5 and parsed.values[11] == 1000.0
     np.testing.assert_allclose(parsed.limits[[2, 3, 4]], [0.5, 0.2, 0.1])
 
@@ -147,7 +148,12 @@ def test_detection_limit_rules(tmp_path, rule, expected):
 
 def test_zero_is_below_an_unknown_limit_and_the_smallest_limit_stands_in(tmp_path):
     path = survey(tmp_path, extra=[["117.55", "-33.55", "Z1", "0", "-2"], ["117.57", "-33.55", "Z2", "0.01", "0"]])
+    # with zero_means: missing, a zero is the lab's "not analysed"
+    gdf, qa = prepare_samples(path, crs="EPSG:4283", working_crs="EPSG:28350", zero_means="missing")
+    assert qa["values_missing"]["Cu"]["missing_code"] == 1 and np.isnan(gdf.iloc[-1]["Cu"])
     gdf, qa = prepare_samples(path, crs="EPSG:4283", working_crs="EPSG:28350")
+    # Cu writes a limit (-2) beside its zero: counted, where the choice matters
+    assert qa["zeros"]["beside_explicit_limits"] == {"Cu": {"Cu_ppm": 1}}
     counts = qa["values_below_detection"]["counts"]
     assert counts["Cu"] == {"count": 2, "limit_given": 1, "limit_not_given": 1, "stand_in_limit": {"Cu_ppm": 2.0}}
     assert gdf.iloc[-1]["Cu"] == pytest.approx(1.0)
@@ -178,14 +184,19 @@ def test_output_units_override(tmp_path):
 
 
 def test_text_and_above_limit_cells_are_counted_with_examples(tmp_path):
-    path = survey(tmp_path, extra=[["117.55", "-33.55", "T1", ">1", "n.d."], ["117.57", "-33.55", "T2", "0.1", "IS"]])
+    path = survey(tmp_path, extra=[["117.55", "-33.55", "T1", ">1", "n.d."], ["117.57", "-33.55", "T2", "0.1", "IS"],
+                                   ["117.59", "-33.55", "T3", "0.1", "see note"]])
     gdf, qa = prepare_samples(path, crs="EPSG:4283", working_crs="EPSG:28350")
+    # n.d. (not detected) is below a limit, IS (insufficient sample) is not analysed: flags of the table;
+    # "see note" is text no table knows: counted per value
     text = qa["values_text_to_missing"]["Cu"]
-    assert text["count"] == 2
-    assert text["examples"] == [{"row": 42, "column": "Cu_ppm", "value": "n.d."},
-                                {"row": 43, "column": "Cu_ppm", "value": "IS"}]
+    assert text["count"] == 1
+    assert text["examples"] == [{"row": 44, "column": "Cu_ppm", "value": "see note"}]
+    assert text["values"] == {"see note": 1}
+    assert qa["values_missing"]["Cu"]["flagged_not_analysed"] == 1
+    assert qa["values_below_detection"]["counts"]["Cu"]["limit_not_given"] == 1
     assert qa["values_above_detection"] == {"Au": 1}
-    assert gdf.iloc[-2]["Au"] == pytest.approx(1000.0)
+    assert gdf.iloc[-3]["Au"] == pytest.approx(1000.0)
     check_qa_consistent(gdf, qa)
 
 
@@ -357,14 +368,14 @@ def test_yttrium_and_the_y_coordinate_share_a_geopackage(tmp_path):
 
 def test_text_fields_of_a_vector_file_keep_detection_limit_strings(tmp_path):
     n = 35
-    values = ["<5", "12", "n.a.", "7"] + [str(10 + i) for i in range(n - 4)]
+    values = ["<5", "12", "unreadable", "7"] + [str(10 + i) for i in range(n - 4)]
     frame = gpd.GeoDataFrame({"Au_ppb": values}, geometry=[Point(24 + i * 0.01, 67.5) for i in range(n)],
                              crs="EPSG:4326")
     path = tmp_path / "soil.gpkg"
     frame.to_file(path, driver="GPKG")
     gdf, qa = prepare_samples(path, x_column=None, y_column=None, working_crs="EPSG:32635")
     assert gdf["Au"].iloc[0] == pytest.approx(2.5)
-    assert qa["values_text_to_missing"]["Au"]["examples"] == [{"row": 3, "column": "Au_ppb", "value": "n.a."}]
+    assert qa["values_text_to_missing"]["Au"]["examples"] == [{"row": 3, "column": "Au_ppb", "value": "unreadable"}]
 
 
 def test_repeated_header_names_are_reported(tmp_path):

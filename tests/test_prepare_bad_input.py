@@ -98,11 +98,14 @@ def test_mostly_numeric_column_with_text_is_a_counted_repair(tmp_path):
     rows = lonlat_rows()
     rows[3][3] = "not analysed"
     rows[7][3] = "#VALUE!"
+    rows[8][3] = "#VALUE!"
     gdf, qa = prepare_samples(survey(tmp_path, rows), elements=["Au", "Cu"], **LONLAT)
+    # "not analysed" is a flag of the table (missing, counted as such); #VALUE! is unknown text
     assert qa["values_text_to_missing"]["Cu"]["count"] == 2
-    assert [e["row"] for e in qa["values_text_to_missing"]["Cu"]["examples"]] == [5, 9]
-    assert qa["values_missing"]["Cu"] == {"total": 2, "text": 2}
-    assert gdf["Cu"].isna().sum() == 2
+    assert [e["row"] for e in qa["values_text_to_missing"]["Cu"]["examples"]] == [9, 10]
+    assert qa["values_text_to_missing"]["Cu"]["values"] == {"#VALUE!": 2}
+    assert qa["values_missing"]["Cu"] == {"total": 3, "text": 2, "flagged_not_analysed": 1}
+    assert gdf["Cu"].isna().sum() == 3
 
 
 def test_requested_element_without_valid_values_is_an_error(tmp_path):

@@ -9,6 +9,7 @@ rule prepare:
         samples="results/{dataset}/prepare/samples.gpkg",
         sites="results/{dataset}/prepare/sites.gpkg",
         qa="results/{dataset}/prepare/qa.json",
+        duplicates="results/{dataset}/prepare/duplicates.csv",
     params:
         dataset=settings("dataset"),
         prepare=settings("prepare"),

@@ -3,8 +3,8 @@
 import logging
 
 from pipeline.atomic import write_json
-from pipeline.prepare import (prepare_samples, prepare_sites, samples_summary, sites_outside_samples, sites_summary,
-                              write_points)
+from pipeline.prepare import (element_summary_lines, prepare_samples, prepare_sites, samples_summary,
+                              sites_outside_samples, sites_summary, write_duplicates, write_points)
 from pipeline.runlog import logging_to
 from pipeline.survey_io import site_names
 
@@ -20,17 +20,23 @@ def main(smk):
         detection_limit_rule=opts["detection_limit_rule"], duplicate_rule=opts["duplicate_rule"],
         min_valid=opts["min_valid"], campaign_column=ds["campaign_column"],
         harmonise_censoring=opts["harmonise_censoring"], harmonise_below_limit=opts["harmonise_below_limit"],
-        decimal=ds["decimal"])
+        decimal=ds["decimal"], encoding=ds["encoding"], text_flags=opts["text_flags"],
+        guess_missing_codes=opts["guess_missing_codes"], outliers=opts["outliers"], outlier_z=opts["outlier_z"],
+        outlier_gap=opts["outlier_gap"], duplicate_tolerance=opts["duplicate_tolerance"],
+        zero_means=opts["zero_means"])
     sites, sites_qa = prepare_sites(
         smk.input.sites, x_column=ds["sites_x_column"], y_column=ds["sites_y_column"],
         crs=ds["sites_crs"] or ds["crs"], working_crs=samples.crs, layer=ds["sites_layer"],
-        decimal=ds["decimal"])
+        decimal=ds["decimal"], encoding=ds["encoding"])
     outside = sites_outside_samples(sites, samples)
     for line, warnings in (samples_summary(qa, requested=bool(ds["elements"])),
                            sites_summary(sites_qa, int(outside.sum()), site_names(sites, outside))):
         log.info("%s", line)
         for warning in warnings:
             log.warning("%s", warning)
+    for line in element_summary_lines(qa):
+        log.info("samples: %s", line)
+    write_duplicates(qa["locations_merged"]["conflicts"], smk.output.duplicates)
     write_points(samples, smk.output.samples)
     write_points(sites, smk.output.sites)
     write_json(smk.output.qa, {"samples": qa, "sites": sites_qa})
