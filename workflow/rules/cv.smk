@@ -64,7 +64,8 @@ checkpoint cv_folds:
     output:
         plan="results/{dataset}/cv/folds.json",
     params:
-        cv=cv_settings,
+        # only what shapes the folds: adding a method or more bootstrap draws must not refit every fold
+        cv=lambda wildcards: {k: cv_settings(wildcards)[k] for k in ("folds", "max_folds", "cluster_distance", "buffer")},
         # only what sizes the windows: other tiles settings must not rerun the folds and all after them
         tiles=lambda wildcards: {k: dataset_config(config, wildcards.dataset)["tiles"][k]
                                  for k in ("window", "stride", "window_spacings")},
