@@ -20,6 +20,7 @@ def cell_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("cells")
     config = tiny_config()
     config["evaluate"]["cv"]["methods"] = METHODS
+    config["evaluate"]["cv"]["ensemble"] = "all"
     configfile = write_config(config, work / "config.yaml")
     snakemake(work, configfile, "--", TARGET)
     return work, config
@@ -95,9 +96,41 @@ def test_summary_rows_and_the_anchored_models_inner_choice(cell_run):
     assert record["inner_scores"][chosen] == max(record["inner_scores"].values())
 
 
+def test_the_ensemble_is_the_mean_rank_of_its_members(cell_run):
+    work, _ = cell_run
+    from pipeline.cv.commodity import rank_map
+
+    maps = work / "results" / "demo" / "cv" / "maps"
+    with rasterio.open(work / "results" / "demo" / "maps" / "reference" / "sampling_density.tif") as src:
+        area = ~src.read(1, masked=True).mask
+    members = []
+    for method in METHODS:
+        with rasterio.open(maps / method / "seed42" / "fold1.tif") as src:
+            members.append(rank_map(src.read(1, masked=True).filled(np.nan), area))
+    with rasterio.open(maps / "ensemble" / "seed42" / "fold1.tif") as src:
+        ensemble = src.read(1, masked=True).filled(np.nan)
+        assert src.tags()["members"] == ",".join(METHODS)
+    stacked = np.stack(members)
+    held = np.isfinite(stacked).any(axis=0)
+    expected = np.where(held, np.nansum(stacked, axis=0) / np.maximum(np.isfinite(stacked).sum(axis=0), 1), np.nan)
+    ok = area & held
+    assert np.allclose(ensemble[ok], expected[ok], atol=1e-6)
+    summary = pd.read_csv(work / "results" / "demo" / "tables" / "cv_summary.csv").set_index("method")
+    assert "ensemble" in summary.index
+
+
 def test_changing_a_learner_setting_reruns_only_the_cell_learners(cell_run, tmp_path):
     work, config = cell_run
     changed = dict(config, learners={"context_radii": [1, 3]})
     rules = planned_rules(work, write_config(changed, tmp_path / "radii.yaml"), TARGET)
     assert "cv_fit_cell" in rules
     assert not rules & {"cv_fit", "cv_screen", "cv_folds", "cv_stack", "cv_tiles", "interpolate", "prepare"}
+
+
+def test_adding_a_method_runs_only_its_folds(cell_run, tmp_path):
+    work, config = cell_run
+    changed = dict(config, evaluate=dict(config["evaluate"], cv=dict(config["evaluate"]["cv"],
+                                                                     methods=METHODS + ["decision_tree_pixel"])))
+    rules = planned_rules(work, write_config(changed, tmp_path / "more.yaml"), TARGET)
+    assert "cv_fit" in rules and "cv_ensemble" in rules
+    assert not rules & {"cv_fit_cell", "cv_screen", "cv_folds", "cv_stack", "interpolate", "prepare"}

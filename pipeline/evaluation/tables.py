@@ -38,6 +38,7 @@ METHOD_LABELS = {
     "skt": "SKT (ours)",
     "wofe": "Weights of evidence", "anchored_logistic": "Anchored logistic (reference + correction)",
     "context_forest": "RandomForest (per cell, neighbourhood features)",
+    "ensemble": "Ensemble (mean area rank of the trained maps)",
 }
 STUDIES = ("ablation", "beta_sweep")
 

@@ -273,6 +273,33 @@ def cv_enabled(dataset):
 
 
 def cv_methods(dataset):
+    """Methods scored per fold: the trained ones (cv_trained_methods) and, when
+    evaluate.cv.ensemble is set, 'ensemble'."""
+    return cv_trained_methods(dataset) + (["ensemble"] if cv_ensemble_members(dataset) else [])
+
+
+def cv_ensemble_members(dataset):
+    """The methods whose fold maps evaluate.cv.ensemble averages (none when unset)."""
+    chosen = dataset_config(config, dataset)["evaluate"]["cv"]["ensemble"]
+    trained = cv_trained_methods(dataset)
+    if chosen is None:
+        return []
+    if chosen == "all":
+        return trained
+    unknown = [m for m in chosen if m not in trained]
+    if unknown:
+        raise ValueError(f"datasets.{dataset}: evaluate.cv.ensemble names {', '.join(unknown)}, which "
+                         f"evaluate.cv.methods does not run ({', '.join(trained)})")
+    return list(chosen)
+
+
+def cv_ensemble_maps(wildcards):
+    """The members' maps of one fold and seed."""
+    return [f"results/{wildcards.dataset}/cv/maps/{m}/seed{wildcards.seed}/fold{wildcards.fold}.tif"
+            for m in cv_ensemble_members(wildcards.dataset)]
+
+
+def cv_trained_methods(dataset):
     """Trained methods refitted per fold: evaluate.cv.methods, or every configured one for 'all'."""
     view = dataset_config(config, dataset)
     chosen = view["evaluate"]["cv"]["methods"]

@@ -7,7 +7,7 @@
 
 CV_TRAINED = "|".join(CV_PIXEL + list(CLASSICAL_NAMES) + list(CNN_NAMES) + ["skt"])
 #: every method whose fold maps are scored: the above and the cell learners (rule cv_fit_cell)
-CV_SCORED = "|".join([CV_TRAINED, *CELL_NAMES])
+CV_SCORED = "|".join([CV_TRAINED, *CELL_NAMES, "ensemble"])
 
 
 rule reference_maps:
@@ -212,6 +212,24 @@ rule cv_fit_cell:
         "results/{dataset}/benchmarks/cv/{method}_seed{seed}_fold{fold}.tsv"
     script:
         "../scripts/cv_fit_cell.py"
+
+
+rule cv_ensemble:
+    """evaluate.cv.ensemble: one fold's mean of the members' area ranks (a vote fixed by the config, not by scores)."""
+    conda:
+        CONDA_ENV
+    input:
+        density="results/{dataset}/maps/reference/sampling_density.tif",
+        maps=cv_ensemble_maps,
+    output:
+        probability="results/{dataset}/cv/maps/ensemble/seed{seed}/fold{fold}.tif",
+    wildcard_constraints:
+        seed="[0-9]+",
+        fold="[0-9]+",
+    log:
+        "results/{dataset}/logs/cv/ensemble_seed{seed}_fold{fold}.log",
+    script:
+        "../scripts/cv_ensemble.py"
 
 
 rule cv_evaluate:
