@@ -30,9 +30,9 @@ rule train_source_seed:
         seed=lambda wildcards: int(wildcards.seed),
         device=config["device"],
         checkpoint="results/{dataset}/models/seeds/{seed}/checkpoints/source.ckpt",
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/train_source_seed{seed}.log",
     benchmark:
@@ -62,9 +62,9 @@ rule train_skt_seed:
         seed=lambda wildcards: int(wildcards.seed),
         device=config["device"],
         checkpoint="results/{dataset}/models/seeds/{seed}/checkpoints/skt.ckpt",
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/train_skt_seed{seed}.log",
     benchmark:
@@ -96,9 +96,9 @@ rule train_skt_variant:
         seed=lambda wildcards: int(wildcards.seed),
         device=config["device"],
         checkpoint="results/{dataset}/models/{study}/{variant}/seed{seed}/checkpoint.ckpt",
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/{study}/{variant}_seed{seed}.log",
     benchmark:

@@ -2,7 +2,7 @@
 # run record (metrics.json) under results/{dataset}/baselines/{method}/seed{seed}/;
 # the dense ones (per-pixel classical, CNNs) also write a probability GeoTIFF,
 # for the main seed (config `seed`) under results/{dataset}/maps/.
-# The classical rules never declare the gpu resource; the CNN rules do.
+# The classical rules never declare the gpu resource; the CNN rules take the token when on a GPU.
 
 MAIN_SEED = int(config["seed"])
 CLASSICAL = "svm|knn|random_forest|decision_tree"
@@ -107,9 +107,9 @@ rule baseline_cnn:
         seed=lambda wildcards: int(wildcards.seed),
         device=config["device"],
         checkpoint="results/{dataset}/baselines/{method}/seed{seed}/checkpoint.ckpt",
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/baselines/{method}_seed{seed}.log",
     benchmark:
@@ -133,9 +133,9 @@ rule baseline_cnn_map:
         predict=settings("predict"),
         amp=lambda wildcards: dataset_config(config, wildcards.dataset)["train"]["amp"],
         device=config["device"],
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/baselines/{method}_map.log",
     benchmark:

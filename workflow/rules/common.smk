@@ -6,7 +6,13 @@
 import re
 
 # names only: pipeline.methods imports nothing heavy, so parsing the workflow stays fast
+from pipeline.device_plan import gpu_token, network_threads
 from pipeline.methods import ABLATIONS, CELL_LEARNERS as CELL_NAMES, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
+
+# the gpu token and the threads of a network job (pipeline.device_plan): on a machine without a GPU the
+# networks run side by side within --cores instead of one at a time
+GPU = gpu_token(config["device"])
+NET_THREADS = network_threads(workflow.cores, GPU)
 
 # only the datasets of this config: results/{other}/... of a survey run with its own config file (read by
 # the pooled rule) is then an existing input, not a job whose settings this config does not hold
@@ -262,6 +268,17 @@ def report_inputs(wildcards):
 # --- spatial cross-validation (cv.smk) ----------------------------------------
 
 CV_PIXEL = [f"{m}_pixel" for m in CLASSICAL_NAMES]
+
+
+def cv_fit_threads(wildcards):
+    """The per-pixel SVM and tree run on one core (two share a 2-core machine), the other classical
+    models on two, the networks on NET_THREADS."""
+    method = wildcards.method
+    if method in ("svm_pixel", "decision_tree_pixel"):
+        return 1
+    if method.endswith("_pixel") or method in CLASSICAL_NAMES:
+        return 2
+    return NET_THREADS
 
 
 def cv_settings(wildcards):

@@ -171,10 +171,9 @@ rule cv_fit:
         seed=lambda wildcards: int(wildcards.seed),
         device=config["device"],
         work="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}",
-    # the per-pixel SVM and tree run on one core: two of them can share a 2-core machine
-    threads: lambda wildcards: 1 if wildcards.method in ("svm_pixel", "decision_tree_pixel") else 2
+    threads: cv_fit_threads
     resources:
-        gpu=lambda wildcards: 0 if wildcards.method.endswith("_pixel") or wildcards.method in CLASSICAL_NAMES else 1,
+        gpu=lambda wildcards: 0 if wildcards.method.endswith("_pixel") or wildcards.method in CLASSICAL_NAMES else GPU,
     log:
         "results/{dataset}/logs/cv/{method}_seed{seed}_fold{fold}.log",
     benchmark:

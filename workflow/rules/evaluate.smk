@@ -23,7 +23,7 @@ rule evaluate_skt:
         device=config["device"],
     threads: 2
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/evaluate/{study}_{variant}_seed{seed}.log",
     benchmark:

@@ -11,9 +11,9 @@ rule predict_map:
         predict=settings("predict"),
         train=settings("train"),
         device=config["device"],
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/predict_map.log",
     benchmark:
@@ -36,9 +36,9 @@ rule predict_windows:
         predict=settings("predict"),
         train=settings("train"),
         device=config["device"],
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/predict_windows.log",
     benchmark:

@@ -1,5 +1,6 @@
-# Training. Both rules declare resources: gpu=1 so that with
-# `--resources gpu=1` Snakemake never puts two of them on one GPU. Checkpoints
+# Training. Both rules take the gpu token when they will run on a GPU (GPU, from
+# pipeline.device_plan) so that with `--resources gpu=1` Snakemake never puts two
+# of them on one GPU; on the CPU they take none and run side by side. Checkpoints
 # live beside the declared outputs (not as outputs: Snakemake deletes outputs
 # before a job starts, and the checkpoint is what a rerun resumes from).
 
@@ -49,9 +50,9 @@ rule train_source:
         seed=config["seed"],
         device=config["device"],
         checkpoint="results/{dataset}/models/checkpoints/source.ckpt",
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/train_source.log",
     benchmark:
@@ -79,9 +80,9 @@ rule train_skt:
         seed=config["seed"],
         device=config["device"],
         checkpoint="results/{dataset}/models/checkpoints/skt.ckpt",
-    threads: 8
+    threads: NET_THREADS
     resources:
-        gpu=1,
+        gpu=GPU,
     log:
         "results/{dataset}/logs/train_skt.log",
     benchmark:
