@@ -290,7 +290,7 @@ def locate_points(table, *, x_column="X", y_column="Y", crs=None, working_crs=No
         bounds = f" (lon {area.bounds[0]}..{area.bounds[2]}, lat {area.bounds[1]}..{area.bounds[3]})" if area else ""
         raise InputError(f"no row has coordinates inside the area of use of {_crs_name(crs_in)}{bounds}; the data "
                          f"span x {x_in[finite].min():g}..{x_in[finite].max():g}, y {y_in[finite].min():g}.."
-                         f"{y_in[finite].max():g}: check {keys['crs']} (the CRS of {x_col!r}/{y_col!r})",
+                         f"{y_in[finite].max():g}: {_crs_advice(x_in[finite], y_in[finite], crs_in, area_margin, keys)}",
                          path=path, column=x_col, rows=[int(r) for r in np.flatnonzero(finite)[:10] + offset])
 
     crs_out, out_source = _working_crs(working_crs, lon[inside], lat[inside], path, crs_in)
@@ -344,6 +344,28 @@ def _spatial_outliers(x, y, ok, factor):
     if typical > 0:  # more than half the points at one place: no scale to judge by
         outliers[ok] = distance[ok] > factor * typical
     return outliers
+
+
+def _crs_advice(x, y, crs_in, margin, keys):
+    """The one most likely fix for coordinates outside their CRS's area of use, tried in a fixed order:
+    x and y exchanged, then a neighbouring UTM zone (nearest first)."""
+    from .site_offsets import _utm_neighbours
+
+    def fits(xs, ys, crs):
+        area = crs.area_of_use
+        if area is None:
+            return False
+        lon, lat = _lonlat(xs, ys, crs, np.ones(len(xs), bool))
+        return bool(_in_area(lon, lat, area.bounds, margin).all())
+
+    if fits(y, x, crs_in):
+        return (f"read as given they are not in {_crs_name(crs_in)}, with x and y exchanged they are: swap "
+                f"{keys['x_column']} and {keys['y_column']}")
+    for code in _utm_neighbours(crs_in):
+        if fits(x, y, pyproj.CRS.from_epsg(code)):
+            return (f"they fit EPSG:{code}, a neighbouring UTM zone: set {keys['crs']}: EPSG:{code} if the file is "
+                    "in that zone")
+    return f"check {keys['crs']} (the CRS of the coordinates)"
 
 
 def _coordinate_columns(table, x_column, y_column, keys=SAMPLE_KEYS):
@@ -1376,8 +1398,9 @@ def sites_summary(qa, outside_samples=None, names=""):
     if outside_samples is not None:
         line += f"; {locations - outside_samples} inside the samples' extent"
         if outside_samples:
+            advice = qa.get("offset_hint") or "check sites_crs and the sites file"
             warnings.append(f"sites: {outside_samples} of {locations} sites lie outside the samples' extent "
-                            f"(no sample near them to label or map): {names}; check sites_crs and the sites file")
+                            f"(no sample near them to label or map): {names}; {advice}")
     return line, warnings
 
 

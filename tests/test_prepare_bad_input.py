@@ -337,8 +337,9 @@ def test_ten_percent_of_rows_without_coordinates_is_a_console_warning(tmp_path):
     rows.write_text("\n".join(lines[:1] + lines[2:]) + "\n")  # first rejected row has a thousands separator
     _, qa = prepare_samples(rows, **DEMO_CRS)
     assert "thousands separators" in samples_summary(qa)[1][0]
-    # a clean survey: a summary line and no warning
-    assert samples_summary(prepare_samples(DEMO / "samples.csv", **DEMO_CRS)[1])[1] == []
+    # the clean demo: a summary line, and only the note on its field duplicates whose values differ
+    warnings = samples_summary(prepare_samples(DEMO / "samples.csv", **DEMO_CRS)[1])[1]
+    assert len(warnings) == 1 and warnings[0].startswith("samples: repeated locations whose values differ")
 
 
 def test_an_element_named_in_the_config_and_dropped_is_a_warning(tmp_path):

@@ -6,6 +6,7 @@ from pipeline.atomic import write_json
 from pipeline.prepare import (element_summary_lines, prepare_samples, prepare_sites, samples_summary,
                               sites_outside_samples, sites_summary, write_duplicates, write_points)
 from pipeline.runlog import logging_to
+from pipeline.site_offsets import frames_hint
 from pipeline.survey_io import site_names
 
 log = logging.getLogger("pipeline.prepare")
@@ -29,6 +30,7 @@ def main(smk):
         crs=ds["sites_crs"] or ds["crs"], working_crs=samples.crs, layer=ds["sites_layer"],
         decimal=ds["decimal"], encoding=ds["encoding"])
     outside = sites_outside_samples(sites, samples)
+    sites_qa["offset_hint"] = frames_hint(sites, samples, sites_qa, qa)
     for line, warnings in (samples_summary(qa, requested=bool(ds["elements"])),
                            sites_summary(sites_qa, int(outside.sum()), site_names(sites, outside))):
         log.info("%s", line)
