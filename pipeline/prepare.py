@@ -785,6 +785,7 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
         "columns_renamed": table.attrs.get("renamed_columns", {}),
         "decimal_commas": _decimal_qa(table),
         "encoding": {"name": table.attrs.get("encoding"), "reason": table.attrs.get("encoding_reason")},
+        "layer_note": table.attrs.get("layer_note"),
         "element_summary": _element_summary(variables, merged, kept, duplicates),
     }
     return gdf, qa
@@ -1353,7 +1354,7 @@ def samples_summary(qa, requested=False):
 
 def _screen_warnings(qa):
     """Console lines for what the value screens found (each also in qa.json)."""
-    out = []
+    out = [f"samples: {qa['layer_note']}"] if qa.get("layer_note") else []
     for name, items in qa.get("missing_codes_guessed", {}).get("elements", {}).items():
         shown = ", ".join(f"{i['value']:g} at {i['rows']} rows (column {i['column']}, first row {i['first_rows'][0]})"
                           for i in items[:3])

@@ -169,8 +169,12 @@ def _read_vector(path, layer):
         raise InputError(f"GDAL cannot read this file ({exc})", path=path) from None
     if not layers:
         raise InputError("the file holds no layers", path=path)
+    note = None
     if layer is None:
         layer = layers[0]
+        if len(layers) > 1:
+            note = (f"read layer {layer!r}, the first of {len(layers)} ({', '.join(layers[:8])}); a workbook's "
+                    "sheets are its layers: set samples_layer or sites_layer to read another")
     elif str(layer) not in layers:
         raise InputError(f"no layer {layer!r}; layers in the file: {', '.join(layers)}", path=path)
     try:
@@ -195,6 +199,7 @@ def _read_vector(path, layer):
     table.attrs.update(
         path=str(path), kind="vector", driver=info.get("driver"), crs=crs, layer=layer, layers=layers,
         row_offset=1, row_numbering=VECTOR_ROW_NUMBERING, renamed_columns={}, geometry_type=geometry_type,
+        layer_note=note,
         geometry_x=x_name, geometry_y=y_name,
     )
     return table

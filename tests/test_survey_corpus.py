@@ -408,3 +408,23 @@ def test_bad_options_name_their_key(demo_table, tmp_path):
         prepare_samples(path, zero_means="zero", **OPTIONS)
     with pytest.raises(InputError, match="duplicate_rule"):
         prepare_samples(path, duplicate_rule="max", **OPTIONS)
+
+
+def test_a_workbook_says_which_sheet_it_read(demo_table, tmp_path):
+    import pyogrio
+
+    path = tmp_path / "survey.xlsx"
+    notes = pd.DataFrame({"note": ["exported 1998"]})
+    pyogrio.write_dataframe(notes, path, layer="notes", driver="XLSX")
+    table = demo_table.head(200).apply(pd.to_numeric, errors="coerce")
+    pyogrio.write_dataframe(table, path, layer="assays", driver="XLSX", append=True)
+    with pytest.raises(InputError, match="coordinate column not found"):
+        prepare_samples(path, **OPTIONS)      # the first sheet holds notes only
+    gdf, qa = prepare_samples(path, layer="assays", **OPTIONS)
+    assert len(gdf) > 100 and qa["layer_note"] is None
+    with pytest.raises(InputError, match="no layer 'assay'; layers in the file: notes, assays"):
+        prepare_samples(path, layer="assay", **OPTIONS)
+    pyogrio.write_dataframe(table, tmp_path / "first.xlsx", layer="assays", driver="XLSX")
+    pyogrio.write_dataframe(notes, tmp_path / "first.xlsx", layer="notes", driver="XLSX", append=True)
+    gdf, qa = prepare_samples(tmp_path / "first.xlsx", **OPTIONS)
+    assert "read layer 'assays', the first of 2" in qa["layer_note"]
