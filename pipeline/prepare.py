@@ -580,7 +580,7 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
                     area_margin=1.0, outlier_factor=10.0, campaign_column=None, harmonise_censoring=None,
                     harmonise_below_limit=False, decimal=None, text_flags=None, guess_missing_codes=True,
                     outliers="cap", outlier_z=OUTLIER_Z, outlier_gap=OUTLIER_GAP,
-                    duplicate_tolerance=DUPLICATE_TOLERANCE, encoding=None, zero_means="below"):
+                    duplicate_tolerance=DUPLICATE_TOLERANCE, encoding=None, zero_means="below", id_column=None):
     """Clean a geochemical survey: one row per distinct location, one float column per kept element.
 
     Returns (GeoDataFrame with x, y, n_merged, [campaign,] elements..., geometry in the working CRS; qa dict).
@@ -618,7 +618,9 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     more than this (relative) are counted as conflicting; duplicate_rule "error" stops on them.
     encoding: of a delimited text file, None = detect (survey_io.read_table). zero_means: "below" (a zero
     is below a limit the cell does not give) or "missing" (the lab's "not analysed"); qa counts the zeros
-    of columns that also write explicit limits (zeros_beside_limits), where the choice matters.
+    of columns that also write explicit limits (zeros_beside_limits), where the choice matters. id_column:
+    the sample IDs; rows sharing one at different locations are counted and listed (duplicate_rule
+    "error" stops on them).
     """
     _check_options(detection_limit_rule, duplicate_rule, min_valid, min_valid_fraction)
     if missing_codes is None:
@@ -635,6 +637,10 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     if len(table) == 0:
         raise InputError("no data rows (the file has a header only)", path=path)
     _check_campaign_column(table, campaign_column, path)
+    if id_column is not None and id_column not in table.columns:
+        raise InputError(f"id_column {id_column!r} is not a column of the samples (columns: "
+                         f"{', '.join(table.columns)}): set the dataset's id_column to the sample-ID column, or null",
+                         path=path, column=id_column)
     harmonise = campaign_column is not None if harmonise_censoring is None else bool(harmonise_censoring)
     offset = table.attrs["row_offset"]
     points = locate_points(table, x_column=x_column, y_column=y_column, crs=crs, working_crs=working_crs,
@@ -670,6 +676,8 @@ def prepare_samples(path, *, x_column="X", y_column="Y", crs=None, working_crs=N
     n_merged = np.bincount(location_id)
     values = pd.DataFrame({name: var["values"] for name, var in variables.items()})
     duplicates = _duplicate_report(location_id, values, row_numbers, duplicate_tolerance, duplicate_rule, path)
+    duplicates.update(_same_id_elsewhere(rows[id_column] if id_column else None, location_id, row_numbers,
+                                         duplicate_rule, path, id_column))
     if len(n_merged) == len(location_id) and (location_id == np.arange(len(location_id))).all():
         merged = values  # every location sampled once: nothing to merge
     else:
@@ -810,13 +818,18 @@ def _element_summary(variables, merged, kept, duplicates):
     return out
 
 
-def write_duplicates(conflicts, path):
-    """duplicates.csv: one line per element and repeated location whose values conflict."""
+def write_duplicates(conflicts, path, same_id=None):
+    """duplicates.csv: one line per element and repeated location whose values conflict, and one per
+    sample ID written at several locations (``values``: how many)."""
     from .atomic import atomic_path
 
-    frame = pd.DataFrame([{"element": c["element"], "rows": ";".join(map(str, c["rows"])), "values": c["values"],
-                           "min": c["min"], "max": c["max"]} for c in conflicts],
-                         columns=["element", "rows", "values", "min", "max"])
+    frame = pd.DataFrame([{"kind": "same location, values differ", "element": c["element"], "sample_id": "",
+                           "rows": ";".join(map(str, c["rows"])), "values": c["values"], "min": c["min"],
+                           "max": c["max"]} for c in conflicts]
+                         + [{"kind": "same sample ID, another location", "element": "", "sample_id": c["id"],
+                             "rows": ";".join(map(str, c["rows"])), "values": c["locations"], "min": None,
+                             "max": None} for c in same_id or []],
+                         columns=["kind", "element", "sample_id", "rows", "values", "min", "max"])
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
     return path
@@ -955,6 +968,23 @@ def _screen_outliers(variables, row_numbers, action, z, gap):
         var["outliers"] = int(len(positions))
         report["elements"][name] = found
     return report
+
+
+def _same_id_elsewhere(ids, location_id, row_numbers, rule, path, column):
+    """Sample IDs written at more than one location: {"same_id_other_location": [{id, rows, locations}]}."""
+    if ids is None:
+        return {}
+    frame = pd.DataFrame({"id": ids.astype(str).str.strip().to_numpy(), "loc": location_id, "row": row_numbers})
+    frame = frame[frame["id"] != ""]
+    spread = frame.groupby("id", sort=True)["loc"].nunique()
+    found = [{"id": str(i), "rows": [int(r) for r in frame.loc[frame["id"] == i, "row"]], "locations": int(n)}
+             for i, n in spread[spread > 1].items()]
+    if rule == "error" and found:
+        first = found[0]
+        raise InputError(f"{len(found)} sample IDs are written at more than one location (first: {first['id']!r} at "
+                         f"rows {first['rows']}); prepare.duplicate_rule is 'error': fix the file, or set "
+                         "duplicate_rule median, mean or first", path=path, column=column, rows=first["rows"])
+    return {"id_column": column, "same_id_other_location": found}
 
 
 def _duplicate_report(location_id, values, row_numbers, tolerance, rule, path):
@@ -1367,6 +1397,11 @@ def _screen_warnings(qa):
         action = {"cap": f"capped to {items[0].get('capped_to', float('nan')):g}", "exclude": "set missing",
                   "keep": "kept"}[outliers["action"]]
         out.append(f"samples: {name}: gross outlier {shown}, {action} (prepare.outliers: cap, exclude or keep)")
+    same_id = qa.get("locations_merged", {}).get("same_id_other_location") or []
+    if same_id:
+        shown = ", ".join(f"{c['id']!r} (rows {', '.join(map(str, c['rows'][:3]))})" for c in same_id[:3])
+        out.append(f"samples: {len(same_id)} sample IDs written at more than one location: {shown}; kept as "
+                   "separate samples, listed in duplicates.csv (prepare.duplicate_rule: error stops)")
     conflicts = qa.get("locations_merged", {}).get("conflicting_locations", {})
     if conflicts:
         tol = qa["locations_merged"]["tolerance"]

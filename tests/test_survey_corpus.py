@@ -428,3 +428,22 @@ def test_a_workbook_says_which_sheet_it_read(demo_table, tmp_path):
     pyogrio.write_dataframe(notes, tmp_path / "first.xlsx", layer="notes", driver="XLSX", append=True)
     gdf, qa = prepare_samples(tmp_path / "first.xlsx", **OPTIONS)
     assert "read layer 'assays', the first of 2" in qa["layer_note"]
+
+
+def test_a_sample_id_at_two_locations_is_listed_and_can_stop(demo_table, tmp_path):
+    from pipeline.prepare import write_duplicates
+
+    table = demo_table.copy()
+    table.insert(0, "SAMPLE", [f"S{i}" for i in range(len(table))])
+    table.loc[[10, 20, 30], "SAMPLE"] = "S5"
+    path = write(table, tmp_path / "ids.csv")
+    gdf, qa = prepare_samples(path, id_column="SAMPLE", **OPTIONS)
+    same = qa["locations_merged"]["same_id_other_location"]
+    assert same == [{"id": "S5", "rows": [7, 12, 22, 32], "locations": 4}]
+    out = pd.read_csv(write_duplicates(qa["locations_merged"]["conflicts"], tmp_path / "d.csv", same))
+    assert out.loc[out["kind"] == "same sample ID, another location", "rows"].tolist() == ["7;12;22;32"]
+    with pytest.raises(InputError, match=r"1 sample IDs are written at more than one location \(first: 'S5'"):
+        # (a tolerance that lets the demo's own differing field duplicates pass)
+        prepare_samples(path, id_column="SAMPLE", duplicate_rule="error", duplicate_tolerance=1e9, **OPTIONS)
+    with pytest.raises(InputError, match="set the dataset's id_column"):
+        prepare_samples(path, id_column="SAMPLE_ID", **OPTIONS)

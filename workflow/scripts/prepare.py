@@ -24,7 +24,7 @@ def main(smk):
         decimal=ds["decimal"], encoding=ds["encoding"], text_flags=opts["text_flags"],
         guess_missing_codes=opts["guess_missing_codes"], outliers=opts["outliers"], outlier_z=opts["outlier_z"],
         outlier_gap=opts["outlier_gap"], duplicate_tolerance=opts["duplicate_tolerance"],
-        zero_means=opts["zero_means"])
+        zero_means=opts["zero_means"], id_column=ds["id_column"])
     sites, sites_qa = prepare_sites(
         smk.input.sites, x_column=ds["sites_x_column"], y_column=ds["sites_y_column"],
         crs=ds["sites_crs"] or ds["crs"], working_crs=samples.crs, layer=ds["sites_layer"],
@@ -38,7 +38,8 @@ def main(smk):
             log.warning("%s", warning)
     for line in element_summary_lines(qa):
         log.info("samples: %s", line)
-    write_duplicates(qa["locations_merged"]["conflicts"], smk.output.duplicates)
+    write_duplicates(qa["locations_merged"]["conflicts"], smk.output.duplicates,
+                     qa["locations_merged"].get("same_id_other_location"))
     write_points(samples, smk.output.samples)
     write_points(sites, smk.output.sites)
     write_json(smk.output.qa, {"samples": qa, "sites": sites_qa})
