@@ -52,16 +52,15 @@ def guess_codes(numbers, measured, *, factor=CODE_FACTOR, min_repeats=CODE_MIN_R
     measured = np.asarray(measured, bool) & np.isfinite(numbers) & (numbers > 0)
     hits = np.zeros(numbers.size, bool)
     report = []
-    values = numbers[measured]
+    values = np.sort(numbers[measured])
     if values.size >= 10:
-        distinct, counts = np.unique(values, return_counts=True)
-        for value, count in zip(distinct[::-1], counts[::-1]):
+        distinct, starts, counts = np.unique(values, return_index=True, return_counts=True)
+        for value, start, count in zip(distinct[::-1], starts[::-1], counts[::-1]):
             if count < min_repeats:
                 continue
-            others = values[values != value]
-            if not others.size:
+            p99 = _quantile_without(values, start, count, 0.99)
+            if p99 is None:
                 break
-            p99 = np.quantile(others, 0.99)
             nines = value in NINES
             if value >= (NINES_FACTOR if nines else factor) * p99:
                 at = measured & (numbers == value)
@@ -71,6 +70,21 @@ def guess_codes(numbers, measured, *, factor=CODE_FACTOR, min_repeats=CODE_MIN_R
                                "rule": f"written at {int(at.sum())} rows and >= {times} the column's 99th "
                                        "percentile of the other values"})
     return np.flatnonzero(hits), report
+
+
+def _quantile_without(ordered, start, count, q):
+    """np.quantile (linear) of the sorted ``ordered`` without its block ``start:start + count``; O(1)."""
+    m = ordered.size - count
+    if m <= 0:
+        return None
+
+    def at(i):          # the i-th value of the others
+        return ordered[i] if i < start else ordered[i + count]
+
+    pos = q * (m - 1)
+    low = int(np.floor(pos))
+    high = min(low + 1, m - 1)
+    return float(at(low) + (at(high) - at(low)) * (pos - low))
 
 
 def gross_outliers(values, measured, *, z=OUTLIER_Z, gap=OUTLIER_GAP, max_share=OUTLIER_MAX_SHARE):
