@@ -16,7 +16,8 @@ use a GPU:
 
 Threads: a job on the GPU gets up to 8 cores for data loading; on the CPU,
 half of ``--cores`` (at least 1), so that two network jobs run side by side
-and torch's intra-op threads of one do not fight the other's.
+and torch's intra-op threads of one do not fight the other's. Under a
+cluster executor, which sets no total of cores, each job gets 8 (its node's).
 """
 
 import os
@@ -44,6 +45,9 @@ def gpu_token(device, probe=cuda_visible):
 
 
 def network_threads(cores, gpu):
-    """Threads of one network job given ``--cores`` and the token decision."""
-    cores = max(1, int(cores or 1))
+    """Threads of one network job given ``--cores`` and the token decision;
+    ``cores`` None (a cluster executor, where each job gets its own node): GPU_THREADS."""
+    if cores is None:
+        return GPU_THREADS
+    cores = max(1, int(cores))
     return min(GPU_THREADS, cores) if gpu else max(1, cores // 2)

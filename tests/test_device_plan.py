@@ -20,7 +20,8 @@ def test_hidden_cuda_devices_are_no_gpu():
     assert cuda_visible({"CUDA_VISIBLE_DEVICES": "-1"}) is False
 
 
-@pytest.mark.parametrize("cores, gpu, expected", [(2, 0, 1), (8, 0, 4), (1, 0, 1), (8, 1, 8), (16, 1, 8), (2, 1, 2)])
+@pytest.mark.parametrize("cores, gpu, expected", [(2, 0, 1), (8, 0, 4), (1, 0, 1), (8, 1, 8), (16, 1, 8), (2, 1, 2),
+                                                (None, 0, 8), (None, 1, 8)])
 def test_network_threads(cores, gpu, expected):
     assert network_threads(cores, gpu) == expected
 

@@ -12,7 +12,11 @@ from pipeline.methods import ABLATIONS, CELL_LEARNERS as CELL_NAMES, CLASSICAL a
 # the gpu token and the threads of a network job (pipeline.device_plan): on a machine without a GPU the
 # networks run side by side within --cores instead of one at a time
 GPU = gpu_token(config["device"])
-NET_THREADS = network_threads(workflow.cores, GPU)
+try:
+    _TOTAL_CORES = workflow.cores
+except Exception:   # a cluster executor (each job on its own node) defines no total
+    _TOTAL_CORES = None
+NET_THREADS = network_threads(_TOTAL_CORES, GPU)
 
 # only the datasets of this config: results/{other}/... of a survey run with its own config file (read by
 # the pooled rule) is then an existing input, not a job whose settings this config does not hold
