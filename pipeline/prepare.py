@@ -931,7 +931,7 @@ def _guess_codes(parsed, column, row_numbers):
     parsed.status[hits] = CODE_GUESSED
     parsed.values[hits] = np.nan
     for item in report:
-        at = np.flatnonzero(np.isin(np.arange(numbers.size), hits) & (numbers == item["value"]))[:5]
+        at = hits[numbers[hits] == item["value"]][:5]
         item.update(column=column, first_rows=[int(row_numbers[i]) for i in at])
     # the -99 ... -9999999 codes parse_values guesses are reported beside them
     nines = (parsed.status == CODE_GUESSED) & (numbers < 0)

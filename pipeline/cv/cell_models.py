@@ -157,7 +157,7 @@ def fit_anchored(bands, names, setting, area, anchor, inner, *, max_negatives, s
 
 
 def fit_context_forest(bands, names, setting, area, *, radii, max_samples, seed, n_jobs):
-    from ..baselines.classical import make_classifier
+    from ..baselines.classical import _proba, make_classifier
 
     features, labels = context.neighbourhood_features(bands, names, radii)
     flat = np.nan_to_num(features.reshape(len(labels), -1), nan=0.0)
@@ -174,10 +174,7 @@ def fit_context_forest(bands, names, setting, area, *, radii, max_samples, seed,
     model.fit(flat[:, np.r_[pos, neg]].T, y)
     cells = np.flatnonzero(np.asarray(area, bool).reshape(-1))
     prob = np.full(area.size, np.nan)
-    col = list(model.classes_).index(1)
-    for start in range(0, cells.size, 65536):
-        chunk = cells[start:start + 65536]
-        prob[chunk] = model.predict_proba(flat[:, chunk].T)[:, col]
+    prob[cells] = _proba(model, flat[:, cells].T)
     importance = dict(zip(labels, map(float, model.feature_importances_)))
     top = dict(sorted(importance.items(), key=lambda kv: -kv[1])[:10])
     return prob.reshape(area.shape), {"features": len(labels), "radii": list(radii), "top_importance": top,
