@@ -19,6 +19,7 @@ from shapely.geometry import box
 
 from .atomic import atomic_path, write_json
 from .errors import InputError
+from .progress import progress
 from .grid import GridSpec
 from .pu import UNLABELLED, apply_pu
 from .vectors import write_gpkg
@@ -49,9 +50,32 @@ class TileLayout:
         return (self.window - self.core_side) // 2
 
 
-def resolve_split_row(height, window, test_fraction=0.25, split_row=None):
-    """The pixel row where the test part starts; checks both parts hold a window."""
-    row = int(split_row) if split_row is not None else int(round(height * (1.0 - test_fraction)))
+#: tiles.split_row: auto, a boundary placed by the sites' rows (see sites_split_row)
+SPLIT_AUTO = "auto"
+
+
+def sites_split_row(height, window, site_rows, test_fraction=0.25):
+    """The row that leaves ``test_fraction`` of the on-grid sites (at least one) below it for testing, halfway
+    between the last training site and the first test site, and a window from either edge.
+
+    The paper cuts its grid at a fixed row; a survey whose sites cluster in one part of the grid would then have
+    none on one side. This places the cut by the sites' positions only, never by any score, and falls back to
+    the fixed fraction when fewer than two sites lie on the grid."""
+    rows = np.sort(np.asarray([r for r in site_rows if 0 <= r < height], dtype=int))
+    if len(rows) < 2:
+        return int(round(height * (1.0 - test_fraction)))
+    k = min(len(rows) - 1, max(1, int(round(test_fraction * len(rows)))))
+    row = int((rows[len(rows) - k - 1] + rows[len(rows) - k] + 1) // 2)
+    return int(min(max(row, window), height - window))
+
+
+def resolve_split_row(height, window, test_fraction=0.25, split_row=None, site_rows=None):
+    """The pixel row where the test part starts; checks both parts hold a window. ``split_row``: a row, None
+    (the ``test_fraction``) or 'auto' (sites_split_row, from ``site_rows``)."""
+    if split_row == SPLIT_AUTO:
+        row = sites_split_row(height, window, site_rows if site_rows is not None else [], test_fraction)
+    else:
+        row = int(split_row) if split_row is not None else int(round(height * (1.0 - test_fraction)))
     if row < window or height - row < window:
         raise InputError(f"the train/test boundary at row {row} leaves a part shorter than one "
                          f"{window}-pixel window in a grid of {height} rows: change tiles.test_fraction, "
@@ -127,7 +151,7 @@ def _write_windows(path, src, kept, shape, names):
         np.lib.format.write_array_header_1_0(f, header)
         start = f.tell()
         item = bands * size * size * 4
-        for row in np.unique(rows):
+        for row in progress(np.unique(rows), "tiles", unit="row"):
             block, _ = read_inputs(src, names, Window(0, int(row), src.width, size))
             for i in np.flatnonzero(rows == row):
                 f.seek(start + int(i) * item)

@@ -182,3 +182,15 @@ def test_core_labels_need_a_site_in_the_window_centre(grid):
     assert label[(0, 0)] == (1, 1)
     assert label[(10, 10)] == (0, 1)           # in the window, not in its centred half: no label, still counted
     assert label[(0, 10)] == (0, 1) and label[(10, 0)] == (0, 1)
+
+
+def test_split_row_auto_puts_a_quarter_of_the_sites_below_the_cut():
+    from pipeline.tiles import resolve_split_row, sites_split_row
+
+    rows = [10, 20, 30, 40, 50, 60, 70, 80]           # 8 sites: 2 tested
+    assert sites_split_row(200, 32, rows) == 65        # halfway between rows 60 and 70
+    assert resolve_split_row(200, 32, 0.25, "auto", rows) == 65
+    # kept a window from either edge, and off-grid sites ignored
+    assert sites_split_row(100, 32, [1, 2, 3, 4, 500]) == 32
+    # fewer than two sites on the grid: the fixed fraction
+    assert sites_split_row(200, 32, [5]) == 150

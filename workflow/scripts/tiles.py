@@ -21,9 +21,14 @@ def main(smk):
         log.info("tiles: window %d cells, stride %d (tiles.window %s, stride %s): %.1f median sample spacings of "
                  "%.0f m", window, stride, opts["window"], opts["stride"], window * grid.cell_size[0] / spacing,
                  spacing)
-    split_row = resolve_split_row(grid.height, window, opts["test_fraction"], opts["split_row"])
-    layout = TileLayout(window, stride, split_row, core_side(window, opts["label_core"]))
     sites = read_points(smk.input.sites)
+    site_rows, site_cols = grid.rowcol(*sites.get_coordinates().to_numpy().T)
+    site_rows = site_rows[(site_cols >= 0) & (site_cols < grid.width)]
+    split_row = resolve_split_row(grid.height, window, opts["test_fraction"], opts["split_row"], site_rows)
+    if opts["split_row"] == "auto":
+        log.info("tiles: train/test boundary at row %d of %d (split_row auto: %.0f %% of the sites on the grid "
+                 "below it)", split_row, grid.height, 100 * opts["test_fraction"])
+    layout = TileLayout(window, stride, split_row, core_side(window, opts["label_core"]))
     summary = write_tiles(smk.input.stack, sites.get_coordinates().to_numpy(), layout,
                           Path(smk.output.windows).parent, min_valid_fraction=opts["min_valid_fraction"],
                           validity_band=opts["validity_band"], pu=opts, extra={"median_sample_spacing": spacing})
