@@ -19,6 +19,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from .errors import InputError
+from .progress import progress
 from .rasters import NODATA, block_windows, open_geotiff_for_writing
 
 # GDAL's block cache would otherwise keep up to 5 % of RAM of dirty tiles per
@@ -66,7 +67,8 @@ def interpolate_to_geotiffs(xy, values, names, grid, out_paths, *, power=2.0, n_
             xy, values, grid, power, n_neighbors, search_radius, max_distance, block_rows,
             workers)))
         pending = None
-        for window, block in blocks:
+        n_blocks = -(-grid.height // max(1, int(block_rows)))
+        for window, block in progress(blocks, "IDW", total=n_blocks, unit="block"):
             finite = np.isfinite(block)
             n_valid += finite.sum(axis=(1, 2))
             vmin = np.fmin(vmin, np.nanmin(block, axis=(1, 2), initial=np.inf))

@@ -17,6 +17,7 @@ from ..atomic import atomic_path
 from ..dense_map import dense_map, painted_core, stride_for
 from ..errors import InputError
 from ..grid import GridSpec
+from ..progress import on_terminal, progress as progress_bar
 from ..vectors import write_gpkg
 from .data import TileSet, crop_batch, load_tiles
 from .device import amp_dtype, autocast, channels_last_for, configure_backend, resolve_device, set_threads
@@ -62,7 +63,7 @@ def _runtime(model, device, threads, amp):
 
 
 def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64, window=None, device="auto",
-                threads=None, amp=True, target_paths=None, progress=False, core=None):
+                threads=None, amp=True, target_paths=None, progress=None, core=None):
     """Dense prospectivity GeoTIFF on the stack's grid (``pipeline.dense_map``).
 
     ``out_path``: band 1 "skt_probability" (mean over target networks), then one
@@ -93,7 +94,8 @@ def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64,
     outputs += [(p, [f"{n}_probability"], lambda v, i=i: v[i:i + 1])
                 for i, (p, n) in enumerate(zip(target_paths or [], names))]
     summary = dense_map(score, stack_path, model.elements, outputs, window=win, stride=stride,
-                        batch_size=batch_size, progress=_progress if progress else None,
+                        batch_size=batch_size,
+                        progress=_progress if (on_terminal() if progress is None else progress) else None,
                         core=painted_core(win, info.get("label_core"), core),
                         tags={"overlap": overlap, "elements": ",".join(model.elements), "targets": ",".join(names),
                               "model": str(model_path)})
@@ -101,8 +103,7 @@ def predict_map(model_path, stack_path, out_path, *, overlap=0.5, batch_size=64,
 
 
 def _progress(items):
-    from tqdm.auto import tqdm
-    return tqdm(items, desc="predict", unit="strip")
+    return progress_bar(items, "predict", unit="strip", enabled=True)
 
 
 def predict_tiles(model_path, tiles, out_path, *, batch_size=64, device="auto", threads=None, amp=True,

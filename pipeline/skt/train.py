@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ..atomic import atomic_path, write_json
 from ..errors import InputError
 from ..evaluation.metrics import noise_copy_counts
+from ..progress import on_terminal
 from ..window_inputs import VALIDITY
 from ..window_plan import check_window, resolve_crop, resolve_dilations
 from .data import Batches, TileSet, align_elements, load_tiles, place, sample_plan
@@ -172,7 +173,7 @@ def lr_scheduler(optimizer, train_cfg, epochs):
 
 
 def fit(task, train_batches, test_batches, train_cfg, *, epochs, seed, device, checkpoint_path=None,
-        log_path=None, stamp=None, progress=True, stop_after=None, desc="train"):
+        log_path=None, stamp=None, progress=None, stop_after=None, desc="train"):
     """Train ``task.model`` for ``epochs`` epochs, resuming from ``checkpoint_path``
     when it holds a checkpoint with the same ``stamp``.
 
@@ -217,7 +218,7 @@ def fit(task, train_batches, test_batches, train_cfg, *, epochs, seed, device, c
         sums, count = {}, 0
         bar = tqdm(train_batches.train_batches(batch_size, index_gen, noise_gen),
                    total=train_batches.n_batches(batch_size), desc=f"{desc} {epoch + 1}/{epochs}",
-                   disable=not progress, leave=False, unit="batch")
+                   disable=not (on_terminal() if progress is None else progress), leave=False, unit="batch")
         for x, y in bar:
             if channels_last:
                 x = ([v.contiguous(memory_format=torch.channels_last) for v in x] if isinstance(x, list)
@@ -362,7 +363,7 @@ def _warn_empty_pool_channels(tiles):
 
 
 def train_source(tiles, *, source, model, train, seed=42, device="auto", threads=None, model_path,
-                 checkpoint_path=None, log_path=None, metrics_path=None, progress=True, stop_after=None,
+                 checkpoint_path=None, log_path=None, metrics_path=None, progress=None, stop_after=None,
                  elements=None):
     """Train the source network N_S (a plain ResNet-18) on the training tiles of
     ``tiles`` (a TileSet or a tiles directory: this dataset's for ``source.task:
@@ -417,7 +418,7 @@ def train_source(tiles, *, source, model, train, seed=42, device="auto", threads
 
 
 def train_skt(tiles, *, source_path=None, skt, model, train, seed=42, device="auto", threads=None, zauc=None,
-              model_path, checkpoint_path=None, log_path=None, metrics_path=None, progress=True,
+              model_path, checkpoint_path=None, log_path=None, metrics_path=None, progress=None,
               stop_after=None):
     """Train the SKT model (paper section 3) on ``tiles`` (TileSet or directory).
 
