@@ -57,3 +57,10 @@ rule all:
         evaluation_targets(DATASETS),
         cv_targets(DATASETS),
         expand("results/{dataset}/report/report.html", dataset=DATASETS),
+
+
+rule maps:
+    """What a geologist opens (`skt run`'s default target): the SKT map and its style, the maps that need no
+    training, and with the cross-validation on, each trained method's spread map and the held-out-site table."""
+    input:
+        map_targets(DATASETS),

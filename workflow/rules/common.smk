@@ -240,6 +240,19 @@ def evaluation_targets(datasets):
     return out
 
 
+def map_targets(datasets):
+    """The maps of `snakemake maps`: SKT's with its style, the references, and under CV the spread maps
+    with their styles and cv_summary."""
+    out = []
+    for d in datasets:
+        out += [f"results/{d}/maps/skt_probability.{ext}" for ext in ("tif", "qml")]
+        out += [f"results/{d}/maps/reference/{name}.tif" for name in ("sampling_density", "robust_anomaly", "commodity")]
+        if cv_enabled(d):
+            out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
+            out += [f"results/{d}/tables/cv_summary.{ext}" for ext in ("csv", "md")]
+    return out
+
+
 # --- report (report.smk) ------------------------------------------------------
 
 
