@@ -1,6 +1,7 @@
 # Two commands for a fresh machine with Python 3.11:
 #   make run    installs everything into .venv and runs the workflow on the demo survey
 #   make test   installs everything into .venv and runs the test suite
+#   make qgis-plugin   builds dist/skt_prospectivity.zip, the QGIS Processing provider
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
@@ -15,7 +16,9 @@ $(STAMP): envs/requirements.txt envs/requirements-cluster.txt pyproject.toml
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
 	touch $@
 
-.PHONY: install run test clean
+PLUGIN_DIST ?= dist
+
+.PHONY: install run test clean qgis-plugin
 install: $(STAMP)
 
 run: $(STAMP)
@@ -23,6 +26,16 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
+
+# The QGIS plugin as a zip for Plugins > Manage and Install > Install from ZIP; it records this
+# checkout's skt (make install first) so the plugin finds the workflow's environment.
+qgis-plugin:
+	rm -rf $(PLUGIN_DIST)/qgis && mkdir -p $(PLUGIN_DIST)/qgis
+	cp -r qgis_plugin/skt_prospectivity $(PLUGIN_DIST)/qgis/
+	rm -rf $(PLUGIN_DIST)/qgis/skt_prospectivity/__pycache__
+	echo "$(abspath $(VENV))/bin/skt" > $(PLUGIN_DIST)/qgis/skt_prospectivity/skt_path.txt
+	cd $(PLUGIN_DIST)/qgis && $(PYTHON) -m zipfile -c $(abspath $(PLUGIN_DIST))/skt_prospectivity.zip skt_prospectivity
+	@echo "$(PLUGIN_DIST)/skt_prospectivity.zip: install it in QGIS (Plugins > Manage and Install Plugins > Install from ZIP)"
 
 clean:
 	rm -rf results .snakemake

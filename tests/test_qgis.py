@@ -22,36 +22,15 @@ from scipy.ndimage import binary_erosion
 
 from pipeline.qgis_style import MAGMA, SPREAD_MAX, VIRIDIS
 from pipeline.vectors import GPKG_USER_VERSION, gpkg_version
+from qgis_helpers import SYSTEM_PYTHON, clean_env, qgis_importable, skip_reason
 from workflow_helpers import snakemake, tiny_config, write_config
 
-SYSTEM_PYTHON = "/usr/bin/python3"
 WORKING_CRS = "EPSG:32649"
-
-
-def _qgis_importable():
-    if not Path(SYSTEM_PYTHON).exists():
-        return False
-    result = subprocess.run([SYSTEM_PYTHON, "-c", "import qgis.core"], capture_output=True, env=_clean_env())
-    return result.returncode == 0
-
-
-def _clean_env(home=None):
-    """The system Python must not see the .venv; QGIS writes its profile under ``home``."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["QT_QPA_PLATFORM"] = "offscreen"
-    if home is not None:
-        for key, sub in (("HOME", ""), ("XDG_DATA_HOME", "share"), ("XDG_CONFIG_HOME", "config"),
-                         ("XDG_CACHE_HOME", "cache"), ("XDG_RUNTIME_DIR", "runtime")):
-            path = Path(home) / sub
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            env[key] = str(path)
-    return env
 
 
 pytestmark = [
     pytest.mark.workflow,
-    pytest.mark.skipif(not _qgis_importable() and not os.environ.get("CI"),
-                       reason="QGIS (python3-qgis for /usr/bin/python3) is not installed; see .ci/setup_qgis.sh"),
+    pytest.mark.skipif(not qgis_importable() and not os.environ.get("CI"), reason=skip_reason()),
 ]
 
 # Runs inside /usr/bin/python3 with QGIS: one JSON record per layer.
@@ -161,7 +140,7 @@ def _run_checker(items, tmp):
     (tmp / "items.json").write_text(json.dumps(items))
     (tmp / "checker.py").write_text(CHECKER)
     run = subprocess.run([SYSTEM_PYTHON, str(tmp / "checker.py"), str(tmp / "items.json"), str(tmp / "out.json")],
-                         capture_output=True, text=True, env=_clean_env(tmp / "home"), timeout=300)
+                         capture_output=True, text=True, env=clean_env(tmp / "home"), timeout=300)
     assert run.returncode == 0, f"QGIS checker failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     out = json.loads((tmp / "out.json").read_text())
     assert out["qgis"].startswith("3.")
