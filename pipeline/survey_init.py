@@ -64,9 +64,12 @@ def coordinate_columns(table):
     for x_name, y_name in COORDINATE_PAIRS:
         if x_name in by_lower and y_name in by_lower:
             return by_lower[x_name], by_lower[y_name]
+    layers = table.attrs.get("layers") or []
+    other = (f"; this is layer (sheet) {table.attrs.get('layer')!r} of {', '.join(map(str, layers))}: "
+             "choose another with --layer" if len(layers) > 1 else "")
     raise InputError("no coordinate columns found (tried X/Y, Easting/Northing, Longitude/Latitude and the like): "
                      "give them with --x-column and --y-column; columns in the file: "
-                     + ", ".join(map(str, table.columns)), path=table.attrs.get("path"))
+                     + ", ".join(map(str, table.columns)) + other, path=table.attrs.get("path"))
 
 
 def lonlat_like(table, x_column, y_column):

@@ -79,6 +79,21 @@ def test_demo_config_names_what_the_files_hold():
     assert any("no unit in the name of Au" in n for n in notes)
 
 
+def test_an_excel_sheet_is_read_by_its_name(tmp_path):
+    import pandas as pd
+    import pyogrio
+
+    book = tmp_path / "lab_2024.xlsx"
+    pyogrio.write_dataframe(pd.DataFrame({"note": ["assays on the next sheet"]}), book, layer="readme",
+                            driver="XLSX")
+    pyogrio.write_dataframe(pd.read_csv(DEMO_SAMPLES).head(300), book, layer="assays", driver="XLSX", append=True)
+    result = skt("init", book, "--sites", DEMO_SITES, "--crs", "EPSG:32649", "--out", tmp_path / "a", check=False)
+    assert result.returncode == 2 and "sheet) 'readme' of readme, assays: choose another with --layer" in result.stderr
+    skt("init", book, "--sites", DEMO_SITES, "--crs", "EPSG:32649", "--layer", "assays", "--out", tmp_path / "b")
+    entry = yaml.safe_load((tmp_path / "b" / "skt.yaml").read_text())["datasets"]["lab_2024"]
+    assert entry["samples_layer"] == "assays" and entry["x_column"] == "X"
+
+
 def test_without_a_crs_metre_coordinates_stop_with_the_flag_to_use(tmp_path):
     result = skt("init", DEMO_SAMPLES, "--sites", DEMO_SITES, "--out", tmp_path / "run", check=False)
     assert result.returncode == 2
