@@ -57,6 +57,7 @@ rule all:
         evaluation_targets(DATASETS),
         cv_targets(DATASETS),
         expand("results/{dataset}/report/report.html", dataset=DATASETS),
+        expand("results/{dataset}/config/effective.yaml", dataset=DATASETS),
 
 
 rule maps:

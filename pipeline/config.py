@@ -162,3 +162,14 @@ def _sorted_keys(value):
     if isinstance(value, list):
         return [_sorted_keys(v) for v in value]
     return value
+
+
+def write_effective_config(view, path, *, dataset):
+    """Write one dataset's effective settings (``dataset_config``'s view: the config files overlaid on the
+    schema's defaults) as YAML under a header saying so."""
+    from .atomic import write_text
+
+    head = [f"# Effective settings of dataset {dataset!r}: the config files of the run, every key they leave out",
+            "# filled in from workflow/schemas/config.schema.yaml. Written by the workflow (rule effective_config)."]
+    write_text(path, "\n".join(head) + "\n" + yaml.safe_dump(view, sort_keys=False, allow_unicode=True))
+    return path

@@ -182,6 +182,10 @@ def test_run_writes_the_config_then_the_maps_and_prints_them(demo_run):
     assert (maps / "skt_probability.qml").exists() and (maps / "skt_uncertainty.qml").exists()
     assert (folder / "results" / "demo" / "tables" / "cv_summary.csv").exists()
     assert "skt open" in result.stdout
+    # the settings the maps were made with, every default filled in
+    effective = yaml.safe_load((folder / "results" / "demo" / "config" / "effective.yaml").read_text())
+    assert effective["evaluate"]["cv"]["methods"] == ["decision_tree_pixel", "skt"]
+    assert effective["tiles"]["split_row"] == "auto" and effective["train"]["amp"] is True
 
 
 @pytest.mark.workflow

@@ -146,3 +146,42 @@ def test_a_configfile_replaces_config_yaml(repo, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "results/only/prepare/samples.gpkg" in result.stdout
     assert "results/demo/" not in result.stdout
+
+
+def _schema_defaults(schema, node):
+    """The defaults a schema node gives, nested objects filled from their own properties."""
+    if "$ref" in node:
+        node = schema["$defs"][node["$ref"].split("/")[-1]]
+    if node.get("type") == "object" and "properties" in node:
+        out = {}
+        for name, sub in node["properties"].items():
+            resolved = schema["$defs"][sub["$ref"].split("/")[-1]] if "$ref" in sub else sub
+            if resolved.get("type") == "object" and "properties" in resolved and "default" in sub:
+                out[name] = _deep({**_schema_defaults(schema, resolved)}, sub["default"])
+            elif "default" in sub:
+                out[name] = sub["default"]
+        return out
+    return node.get("default")
+
+
+def _deep(base, override):
+    for key, value in override.items():
+        base[key] = _deep(base.get(key, {}), value) if isinstance(value, dict) else value
+    return base
+
+
+def test_a_survey_config_with_one_key_runs_with_the_schema_defaults_for_every_other(tmp_path):
+    from pipeline.config import SECTIONS, dataset_config, load_schema, validate_config, write_effective_config
+
+    config = {"datasets": {"mine": {"samples": "s.csv", "sites": "t.csv", "crs": "EPSG:32650"}},
+              "interpolate": {"power": 3.0}}
+    validate_config(config)
+    path = write_effective_config(dataset_config(config, "mine"), tmp_path / "effective.yaml", dataset="mine")
+    effective = yaml.safe_load(path.read_text())
+    schema = load_schema()
+    for section in SECTIONS:
+        expected = _schema_defaults(schema, schema["properties"][section])
+        if section == "interpolate":
+            expected["power"] = 3.0
+        assert effective[section] == expected, section
+    assert effective["dataset"]["x_column"] == "X" and effective["seed"] == 42

@@ -242,9 +242,10 @@ def evaluation_targets(datasets):
 
 def map_targets(datasets):
     """The maps of `snakemake maps`: SKT's with its style, the references, and under CV the spread maps
-    with their styles and cv_summary."""
+    with their styles and cv_summary; and the effective settings they were made with."""
     out = []
     for d in datasets:
+        out.append(f"results/{d}/config/effective.yaml")
         out += [f"results/{d}/maps/skt_probability.{ext}" for ext in ("tif", "qml")]
         out += [f"results/{d}/maps/reference/{name}.tif" for name in ("sampling_density", "robust_anomaly", "commodity")]
         if cv_enabled(d):

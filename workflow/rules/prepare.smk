@@ -19,3 +19,18 @@ rule prepare:
         "results/{dataset}/benchmarks/prepare.tsv"
     script:
         "../scripts/prepare.py"
+
+
+rule effective_config:
+    """The settings this dataset ran with, every default filled in: what to read, edit or pass on. (Not the
+    config file's name: the same settings from another file must rerun nothing.)"""
+    conda:
+        CONDA_ENV
+    output:
+        config="results/{dataset}/config/effective.yaml",
+    params:
+        view=lambda wildcards: dataset_config(config, wildcards.dataset),
+    log:
+        "results/{dataset}/logs/effective_config.log",
+    script:
+        "../scripts/effective_config.py"
