@@ -26,10 +26,11 @@ from .qgis_style import MAGMA, QGIS_VERSION, pseudocolor_qml, sidecar_path
 GROUPS = (
     ("Prospectivity", "maps/*_probability.tif", "{name} prospectivity"),
     ("Uncertainty", "maps/*_uncertainty.tif", "{name} spread over folds"),
+    ("Attribution", "maps/*_attribution.tif", "{name}: each element's share of the logit"),
     ("References", "maps/reference/*.tif", "{name}"),
     ("Survey", "prepare/*.gpkg", "{name}"),
 )
-_LABELS = {"skt": "SKT", "commodity": "commodity element (reference)", "sampling_density": "sampling density (probe)",
+_LABELS = {"skt": "SKT", "wofe": "weights of evidence", "anchored_logistic": "anchored logistic", "commodity": "commodity element (reference)", "sampling_density": "sampling density (probe)",
            "robust_anomaly": "robust anomaly (reference)", "samples": "samples", "sites": "mineral sites"}
 
 
@@ -50,7 +51,7 @@ def run_layers(run_dir, dataset):
     layers = []
     for group, pattern, label in GROUPS:
         for path in sorted(base.glob(pattern)):
-            stem = re.sub(r"_(probability|uncertainty)$", "", path.stem)
+            stem = re.sub(r"_(probability|uncertainty|attribution)$", "", path.stem)
             name = label.format(name=_LABELS.get(stem, stem.replace("_", " ")))
             if path.suffix == ".gpkg":
                 for info in pyogrio.list_layers(path):

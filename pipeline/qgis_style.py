@@ -22,6 +22,9 @@ VIRIDIS = ("#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
 #: maps: a ramp unlike the probability's, so the two are not mistaken for each other.
 MAGMA = ("#000004", "#140e36", "#3b0f70", "#641a80", "#8c2981", "#b73779", "#de4968", "#f7705c", "#fe9f6d",
          "#fecf92", "#fcfdbf")
+#: a diverging ramp (RdBu reversed, eleven stops) for signed maps such as logit shares: blue lowers, red raises
+DIVERGING = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d",
+             "#b2182b", "#67001f")
 #: Top of the spread maps' fixed range: the largest population std of values in [0, 1].
 SPREAD_MAX = 0.5
 QGIS_VERSION = "3.22.16-Białowieża"
@@ -126,4 +129,15 @@ def write_spread_style(raster_path, qml_path=None, *, band=1):
     if qml_path.suffix.lower() != ".qml":
         raise InputError("a QGIS style file must end in .qml (QGIS looks for <raster name>.qml)", path=qml_path)
     write_text(qml_path, pseudocolor_qml(band=band, vmin=0.0, vmax=SPREAD_MAX, colours=MAGMA))
+    return qml_path
+
+
+def write_attribution_style(qml_path, *, band, limit):
+    """The style of an attribution map: band ``band`` (1-based) on the diverging ramp, symmetric about 0 to
+    +-``limit`` (an input's share of the logit: red raises the cell, blue lowers it)."""
+    qml_path = Path(qml_path)
+    if qml_path.suffix.lower() != ".qml":
+        raise InputError("a QGIS style file must end in .qml (QGIS looks for <raster name>.qml)", path=qml_path)
+    limit = float(limit)
+    write_text(qml_path, pseudocolor_qml(band=band, vmin=-limit, vmax=limit, colours=DIVERGING))
     return qml_path

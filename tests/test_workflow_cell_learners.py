@@ -134,3 +134,48 @@ def test_adding_a_method_runs_only_its_folds(cell_run, tmp_path):
     rules = planned_rules(work, write_config(changed, tmp_path / "more.yaml"), TARGET)
     assert "cv_fit" in rules and "cv_ensemble" in rules
     assert not rules & {"cv_fit_cell", "cv_screen", "cv_folds", "cv_stack", "interpolate", "prepare"}
+
+
+def test_attribution_map_is_the_mean_of_the_fold_shares_and_the_sites_read_their_own_fold(cell_run):
+    from pipeline.cv.attribution import read_shares
+
+    work, _ = cell_run
+    snakemake(work, work / "config.yaml", "--", *[f"results/demo/tables/{m}_attribution_sites.csv"
+                                                   for m in ("wofe", "anchored_logistic")])
+    out = work / "results" / "demo"
+    plan = json.loads((out / "cv" / "folds.json").read_text())
+    for method in ("wofe", "anchored_logistic"):
+        folds = [read_shares(out / "cv" / "models" / method / "seed42" / f"fold{f}" / "logit_shares.tif")
+                 for f in range(plan["n_folds"])]
+        with rasterio.open(out / "maps" / f"{method}_attribution.tif") as src:
+            names = [d.removeprefix("logit share: ") for d in src.descriptions]
+            mean = src.read(masked=True).astype(np.float64)
+        assert set(names) == {n for f in folds for n in f}
+        # one cell inside every fold's map: the band is the plain mean (0 where a fold did not use the input)
+        valid = np.all([np.isfinite(next(iter(f.values()))) for f in folds], axis=0)
+        r, c = np.argwhere(valid)[len(np.argwhere(valid)) // 2]
+        for k, name in enumerate(names):
+            expected = np.mean([f.get(name, np.zeros(valid.shape))[r, c] for f in folds])
+            assert mean[k, r, c] == pytest.approx(expected, abs=1e-5)
+        style = (out / "maps" / f"{method}_attribution.qml").read_text()
+        assert 'type="singlebandpseudocolor"' in style and 'classificationMin="-' in style
+        sites = pd.read_csv(out / "tables" / f"{method}_attribution_sites.csv")
+        assert len(sites) == sum(s["status"] == "scored" for s in plan["sites"])
+        for _, row in sites.iterrows():
+            shares = folds[int(row["fold"])]
+            site = next(s for s in plan["sites"] if s["name"] == row["site"] and s["fold"] == row["fold"])
+            from pipeline.rasters import grid_of
+
+            rr, cc = grid_of(out / "maps" / f"{method}_attribution.tif").rowcol(site["x"], site["y"])
+            elements = {n: v[int(rr), int(cc)] for n, v in shares.items()
+                        if n not in ("prior", "reference (offset + intercept)")}
+            # WofE's binary layers tie often: the top element is one holding the largest share
+            assert row["share1"] == pytest.approx(max(elements.values()), abs=1e-4)
+            assert elements[row["top1"]] == pytest.approx(row["share1"], abs=1e-4)
+            assert row["logit"] == pytest.approx(sum(v[int(rr), int(cc)] for v in shares.values()), abs=1e-3)
+            # the shares sum to the held-out site's logit in its fold's map
+            with rasterio.open(out / "cv" / "maps" / method / "seed42" / f"fold{int(row['fold'])}.tif") as src:
+                p = float(src.read(1)[int(rr), int(cc)])
+            if 1e-5 < p < 1 - 1e-5:
+                assert row["logit"] == pytest.approx(np.log(p / (1 - p)), abs=1e-2)
+        assert (out / "report" / "figures" / f"{method}_attribution.png").stat().st_size > 1000

@@ -251,6 +251,7 @@ def map_targets(datasets):
         if cv_enabled(d):
             out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
             out += [f"results/{d}/tables/cv_summary.{ext}" for ext in ("csv", "md")]
+            out += attribution_targets(d)
     return out
 
 
@@ -361,6 +362,27 @@ def cv_fold_maps(wildcards):
             for s in eval_seeds(wildcards.dataset) for k in range(n)]
 
 
+#: the cell learners whose logit decomposes exactly into one share per input (rule cv_attribution)
+ATTRIBUTED = ("wofe", "anchored_logistic")
+
+
+def cv_attributed(dataset):
+    return [m for m in cv_trained_methods(dataset) if m in ATTRIBUTED]
+
+
+def cv_fold_shares(wildcards):
+    """Every fold's and seed's logit shares of one decomposing learner."""
+    n = cv_fold_count(wildcards)
+    return [f"results/{wildcards.dataset}/cv/models/{wildcards.method}/seed{s}/fold{k}/logit_shares.tif"
+            for s in eval_seeds(wildcards.dataset) for k in range(n)]
+
+
+def attribution_targets(dataset):
+    return [f"results/{dataset}/{part}" for m in cv_attributed(dataset) for part in
+            (f"maps/{m}_attribution.tif", f"maps/{m}_attribution.qml", f"tables/{m}_attribution_sites.csv",
+             f"report/figures/{m}_attribution.png")]
+
+
 def cv_records(wildcards):
     """Evaluation records of the references, the probes and every trained method."""
     d = wildcards.dataset
@@ -384,6 +406,7 @@ def cv_targets(datasets):
             out += [f"results/{d}/tables/{name}" for name in
                     ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "cv_sites.csv", "cv_nested.csv", "gad_protocol.csv")]
             out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
+            out += attribution_targets(d)
     if sum(cv_enabled(d) for d in datasets) > 1:
         out += ["results/regions/cv_summary.csv", "results/regions/cv_summary.md"]
     return out

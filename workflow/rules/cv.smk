@@ -213,6 +213,28 @@ rule cv_fit_cell:
         "../scripts/cv_fit_cell.py"
 
 
+rule cv_attribution:
+    """What made a cell stand out (weights of evidence, the anchored model): each input's mean share of the
+    logit over the folds as a styled multi-band map, and the top elements at every held-out site from the fold
+    that held it out, as a table and a figure."""
+    conda:
+        CONDA_ENV
+    input:
+        plan="results/{dataset}/cv/folds.json",
+        shares=cv_fold_shares,
+    output:
+        map="results/{dataset}/maps/{method}_attribution.tif",
+        style="results/{dataset}/maps/{method}_attribution.qml",
+        sites="results/{dataset}/tables/{method}_attribution_sites.csv",
+        figure="results/{dataset}/report/figures/{method}_attribution.png",
+    wildcard_constraints:
+        method="|".join(ATTRIBUTED),
+    log:
+        "results/{dataset}/logs/cv/attribution_{method}.log",
+    script:
+        "../scripts/cv_attribution.py"
+
+
 rule cv_ensemble:
     """evaluate.cv.ensemble: one fold's mean of the members' area ranks (a vote fixed by the config, not by scores)."""
     conda:

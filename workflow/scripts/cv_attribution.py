@@ -1,0 +1,36 @@
+"""Snakemake adapter for pipeline.cv.attribution: the attribution map, its style, the held-out sites' table
+and figure of one decomposing learner."""
+
+import json
+import logging
+import re
+
+from pipeline.cv.attribution import attribution_figure, held_out_tops, write_attribution_map, write_sites_table
+from pipeline.qgis_style import write_attribution_style
+from pipeline.runlog import logging_to
+
+log = logging.getLogger("pipeline.cv")
+
+
+def main(smk):
+    method = smk.wildcards.method
+    plan = json.loads(open(smk.input.plan).read())
+    paths = list(smk.input.shares)
+    names, band, limit = write_attribution_map(paths, smk.output.map, method=method)
+    write_attribution_style(smk.output.style, band=band + 1, limit=limit)
+    by_fold = {}
+    for path in paths:
+        by_fold.setdefault(int(re.search(r"fold(\d+)", path).group(1)), []).append(path)
+    rows = held_out_tops(plan, by_fold)
+    write_sites_table(rows, smk.output.sites)
+    attribution_figure(rows, smk.output.figure, method=method)
+    tops = {}
+    for row in rows:
+        tops[row["top1"]] = tops.get(row["top1"], 0) + 1
+    log.info("%s attribution: %d inputs (%s) over %d fold maps; styled band %d (%s, +-%.3g); top element at the "
+             "%d held-out sites: %s", method, len(names), ", ".join(names), len(paths), band + 1, names[band], limit,
+             len(rows), ", ".join(f"{k} {v}" for k, v in sorted(tops.items(), key=lambda kv: -kv[1])))
+
+
+with logging_to(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821
