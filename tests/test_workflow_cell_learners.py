@@ -178,4 +178,13 @@ def test_attribution_map_is_the_mean_of_the_fold_shares_and_the_sites_read_their
                 p = float(src.read(1)[int(rr), int(cc)])
             if 1e-5 < p < 1 - 1e-5:
                 assert row["logit"] == pytest.approx(np.log(p / (1 - p)), abs=1e-2)
-        assert (out / "report" / "figures" / f"{method}_attribution.png").stat().st_size > 1000
+        assert (out / "tables" / f"{method}_attribution_sites.png").stat().st_size > 1000
+
+
+def test_the_report_shows_the_attribution_at_the_held_out_sites(cell_run):
+    work, _ = cell_run
+    snakemake(work, work / "config.yaml", "--", "results/demo/report/report.html")
+    html = (work / "results" / "demo" / "report" / "report.html").read_text()
+    assert "What made the held-out sites stand out (attribution)" in html
+    assert html.count('data-file="wofe_attribution_sites.png"') == 1
+    assert 'data-file="anchored_logistic_attribution_sites.png"' in html

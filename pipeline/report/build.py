@@ -56,6 +56,8 @@ class ReportInputs:
     dense_maps: dict = field(default_factory=dict)
     #: {method: spread map} of the cross-validation's fold models (maps/{method}_uncertainty.tif)
     uncertainty_maps: dict = field(default_factory=dict)
+    #: {method: (figure, table)} of the top elements at the held-out sites (tables/{method}_attribution_sites.*)
+    attribution: dict = field(default_factory=dict)
 
     @classmethod
     def from_results(cls, results_dir):
@@ -69,6 +71,8 @@ class ReportInputs:
         maps = {p.name[:-len("_probability.tif")]: p for p in sorted((d / "maps").glob("*_probability.tif"))}
         maps.pop("skt", None)
         spreads = {p.name[:-len("_uncertainty.tif")]: p for p in sorted((d / "maps").glob("*_uncertainty.tif"))}
+        attribution = {p.name[:-len("_attribution_sites.png")]: (p, p.with_suffix(".csv"))
+                       for p in sorted((d / "tables").glob("*_attribution_sites.png")) if p.with_suffix(".csv").exists()}
         return cls(rasters=raster_files(d / "rasters"), stack=opt("stack/zscore.tif"),
                    sites=opt("prepare/sites.gpkg"), tiles_meta=opt("tiles/tiles.json"),
                    tiles_index=opt("tiles/index.gpkg"), probability=opt("maps/skt_probability.tif"),
@@ -78,7 +82,7 @@ class ReportInputs:
                    comparison=opt("tables/comparison.csv"), per_network=opt("tables/per_network.csv"),
                    ablation=opt("tables/ablation.csv"), beta_sweep=opt("tables/beta_sweep.csv"),
                    map_evaluation=opt("tables/map_evaluation.json"), cv_summary=opt("tables/cv_summary.csv"),
-                   dense_maps=maps, uncertainty_maps=spreads)
+                   dense_maps=maps, uncertainty_maps=spreads, attribution=attribution)
 
 
 def raster_files(folder):
@@ -456,6 +460,21 @@ def build_report(inputs, out_html, figures_dir, *, dataset, settings=None, windo
                         "triangles are the known sites.")
         body += h.paragraph(UNCERTAINTY_NOTE)
         sections.append(("uncertainty", "Where the models disagree (uncertainty maps)", body))
+
+    # --- what drives each cell
+    if inputs.attribution:
+        body = h.paragraph("For the learners whose logit is an exact sum (weights of evidence: the prior plus each "
+                           "layer's weight; the anchored logistic model: the reference plus each band's term), "
+                           "maps/{method}_attribution.tif holds each input's mean share of the logit over the folds, "
+                           "one band an input (red raises a cell, blue lowers it). At each held-out site the shares "
+                           "come from the fold that held it out.")
+        for name, (png_path, table_path) in inputs.attribution.items():
+            body += h.figure(png_path, f"{method_label(name)}: the element adding most to the logit at each "
+                                       "held-out site, and its mean share there.")
+            body += h.table(pd.read_csv(table_path), caption=f"{method_label(name)}: top elements at each "
+                                                                 "held-out site (tables/"
+                                                                 f"{table_path.name})")
+        sections.append(("attribution", "What made the held-out sites stand out (attribution)", body))
 
     # --- comparison
     body = ""

@@ -271,6 +271,9 @@ def report_inputs(wildcards):
         out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
     if cv_enabled(d):
         out["cv_summary"] = f"results/{d}/tables/cv_summary.csv"
+        for name in cv_attributed(d):
+            out[f"attribution_{name}"] = f"results/{d}/tables/{name}_attribution_sites.png"
+            out[f"attribution_sites_{name}"] = f"results/{d}/tables/{name}_attribution_sites.csv"
         for name in cv_methods(d):
             out[f"uncertainty_{name}"] = f"results/{d}/maps/{name}_uncertainty.tif"
             out[f"style_{name}_uncertainty"] = f"results/{d}/maps/{name}_uncertainty.qml"
@@ -380,7 +383,7 @@ def cv_fold_shares(wildcards):
 def attribution_targets(dataset):
     return [f"results/{dataset}/{part}" for m in cv_attributed(dataset) for part in
             (f"maps/{m}_attribution.tif", f"maps/{m}_attribution.qml", f"tables/{m}_attribution_sites.csv",
-             f"report/figures/{m}_attribution.png")]
+             f"tables/{m}_attribution_sites.png")]
 
 
 def cv_records(wildcards):

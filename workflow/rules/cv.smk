@@ -226,7 +226,7 @@ rule cv_attribution:
         map="results/{dataset}/maps/{method}_attribution.tif",
         style="results/{dataset}/maps/{method}_attribution.qml",
         sites="results/{dataset}/tables/{method}_attribution_sites.csv",
-        figure="results/{dataset}/report/figures/{method}_attribution.png",
+        figure="results/{dataset}/tables/{method}_attribution_sites.png",
     wildcard_constraints:
         method="|".join(ATTRIBUTED),
     log:

@@ -21,7 +21,9 @@ def main(smk):
         comparison=path("comparison"), per_network=path("per_network"), ablation=path("ablation"),
         beta_sweep=path("beta_sweep"), map_evaluation=path("map_evaluation"), cv_summary=path("cv_summary"),
         dense_maps={k[len("dense_"):]: Path(v) for k, v in given.items() if k.startswith("dense_")},
-        uncertainty_maps={k[len("uncertainty_"):]: Path(v) for k, v in given.items() if k.startswith("uncertainty_")})
+        uncertainty_maps={k[len("uncertainty_"):]: Path(v) for k, v in given.items() if k.startswith("uncertainty_")},
+        attribution={k[len("attribution_"):]: (Path(v), Path(given[f"attribution_sites_{k[len('attribution_'):]}"]))
+                     for k, v in given.items() if k.startswith("attribution_") and not k.startswith("attribution_sites_")})
     build_report(inputs, smk.output.html, smk.output.figures, dataset=smk.wildcards.dataset,
                  settings=smk.params.settings, window_reduce=smk.params.window_reduce)
 
