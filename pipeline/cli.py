@@ -33,6 +33,9 @@ SNAKEFILE = REPO / "Snakefile"
 CONFIG_NAME = "skt.yaml"
 EXIT_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 TARGETS = {"maps": ["maps"], "all": []}
+#: options that only shape a new skt.yaml
+CONFIG_OPTIONS = ("crs", "sites_crs", "commodity", "elements", "units", "x_column", "y_column", "layer",
+                  "sites_layer", "settings")
 
 
 def _survey_args(parser):
@@ -214,6 +217,10 @@ def cmd_run(args):
     path = folder / CONFIG_NAME
     if path.exists() and not args.reinit:
         print(f"using {path} (edit it to change a choice; --reinit writes it anew)")
+        given = [f"--{k.replace('_', '-')}" for k in CONFIG_OPTIONS if getattr(args, k)]
+        if given:
+            print(f"note: {', '.join(given)} shape a new skt.yaml only; the existing one is used as it is "
+                  "(pass --reinit to write it anew from them)", file=sys.stderr)
     else:
         path, notes = write_survey_config(args)
         print("\n".join(notes))
@@ -224,7 +231,7 @@ def cmd_run(args):
     status = run_snakemake(snakemake_command(folder, path, cores=args.cores, gpu=args.gpu,
                                              targets=TARGETS[args.target], extra=extra), env)
     if status == EXIT_INTERRUPTED:
-        print("interrupted: Snakemake removed the outputs it had not finished; `skt run` again continues",
+        print("interrupted: no file is left half-written; `skt run` again redoes only the unfinished jobs",
               file=sys.stderr)
         return status
     if status != 0:

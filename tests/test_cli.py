@@ -194,8 +194,9 @@ def test_status_says_the_maps_are_done_and_a_rerun_does_nothing(demo_run):
     status = skt("status", folder)
     assert "maps: complete" in status.stdout and "results/demo/maps/skt_probability.tif" in status.stdout
     assert re.search(r"everything: \d+ jobs to run", status.stdout)
-    again = skt("run", DEMO_SAMPLES, "--sites", DEMO_SITES, "--out", folder, "--cores", "2")
+    again = skt("run", DEMO_SAMPLES, "--sites", DEMO_SITES, "--out", folder, "--cores", "2", "--crs", "EPSG:4326")
     assert "using " in again.stdout and "Nothing to be done" in again.stdout + again.stderr
+    assert "note: --crs shape a new skt.yaml only" in again.stderr
 
 
 @pytest.mark.workflow
