@@ -229,3 +229,18 @@ def test_kolari_runs_from_its_geopackages_with_only_sites_and_commodity(tmp_path
         assert src.read(1, masked=True).count() > 0
     assert "maps of till_geochemistry:" in result.stdout
 
+
+
+@pytest.mark.workflow
+def test_the_noop_benchmark_times_a_finished_run_against_a_bare_snakefile(demo_run):
+    folder, _ = demo_run
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_noop.py"), str(folder),
+                             "--configfile", str(folder / "skt.yaml"), "--target", "maps", "--repeats", "1"],
+                            capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| no-op") or
+            line.startswith("| --list-rules")]
+    assert len(rows) == 2
+    for row in rows:
+        ratio = float(row.rstrip(" |").rsplit("|", 1)[1])
+        assert ratio > 0
