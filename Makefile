@@ -18,7 +18,9 @@ $(STAMP): envs/requirements.txt envs/requirements-cluster.txt pyproject.toml
 
 PLUGIN_DIST ?= dist
 
-.PHONY: install run test clean qgis-plugin
+RUFF_VERSION ?= 0.17.6
+
+.PHONY: install run test lint clean qgis-plugin
 install: $(STAMP)
 
 run: $(STAMP)
@@ -26,6 +28,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
+
+# ruff: pyflakes and pycodestyle errors (pyproject.toml's [tool.ruff]). Snakemake's own --lint is run by
+# tests/test_config.py, which allows its one expected note (PYTHONPATH, set by the Snakefile itself).
+lint: $(STAMP)
+	$(VENV)/bin/python -m pip install -q ruff==$(RUFF_VERSION)
+	$(VENV)/bin/ruff check pipeline workflow/scripts tests benchmarks qgis_plugin
 
 # The QGIS plugin as a zip for Plugins > Manage and Install > Install from ZIP; it records this
 # checkout's skt (make install first) so the plugin finds the workflow's environment.

@@ -11,7 +11,7 @@ import pytest
 from shapely.geometry import Point
 
 from pipeline.prepare import (
-    ABOVE, BELOW, BELOW_UNKNOWN, CODE, CODE_GUESSED, EMPTY, NON_FINITE, TEXT, VALID,
+    ABOVE, BELOW, BELOW_UNKNOWN, CODE, CODE_GUESSED, EMPTY, NON_FINITE, VALID,
     parse_values, prepare_samples, prepare_sites, utm_crs_for,
 )
 from pipeline.survey_io import read_points, read_table, write_points

@@ -193,8 +193,8 @@ def test_changed_configuration_does_not_resume_a_stale_checkpoint(survey, source
     _train(survey["tiles"], source_file, tmp_path, stop_after=1)
     other = _train(survey["tiles"], source_file, tmp_path, skt=dict(SKT, beta=0.2), train=dict(TRAIN, epochs=2))
     assert other["finished"]
-    fresh = _train(survey["tiles"], source_file, tmp_path / "fresh", skt=dict(SKT, beta=0.2),
-                   train=dict(TRAIN, epochs=2))
+    _train(survey["tiles"], source_file, tmp_path / "fresh", skt=dict(SKT, beta=0.2),
+           train=dict(TRAIN, epochs=2))
     a, b = _weights(tmp_path / "skt.pt"), _weights(tmp_path / "fresh" / "skt.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
 

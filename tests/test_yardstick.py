@@ -23,7 +23,7 @@ def _reference(name, path, plan):
 
 
 @pytest.fixture(scope="module")
-def rasters(survey):
+def rasters(survey):  # noqa: F811 (the survey fixture, imported from test_cv)
     """The Au and Cu rasters of test_cv's planted survey."""
     return survey[1]
 
