@@ -99,10 +99,9 @@ def choose_crs(table, x_column, y_column, given=None, *, flag="--crs"):
     if table.attrs.get("crs"):
         return str(table.attrs["crs"]), "declared by the file"
     if x_column is not None and lonlat_like(table, x_column, y_column):
-        named = x_column.strip().lower() in _LONLAT_NAMES
-        return "EPSG:4326", ("longitude/latitude columns" if named else
-                             "the coordinates are longitudes and latitudes") + " (WGS 84 assumed; GDA94 or NAD83 " \
-                                                                               "differ by about a metre)"
+        found = ("longitude/latitude columns" if x_column.strip().lower() in _LONLAT_NAMES
+                 else "the coordinates are longitudes and latitudes")
+        return "EPSG:4326", f"{found} (WGS 84 assumed; GDA94 or NAD83 differ by about a metre)"
     raise InputError(f"the coordinates carry no CRS and are not longitude/latitude: give it with {flag}, e.g. "
                      f"{flag} EPSG:32650 for UTM zone 50N (x {x_column!r}, y {y_column!r})",
                      path=table.attrs.get("path"), column=x_column)
