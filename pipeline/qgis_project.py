@@ -20,6 +20,7 @@ import rasterio
 
 from .atomic import write_text
 from .errors import InputError
+from .evaluation.tables import METHOD_LABELS
 from .qgis_style import MAGMA, QGIS_VERSION, pseudocolor_qml, sidecar_path
 
 #: (group, file pattern under results/<dataset>/, layer name) in drawing order, top first
@@ -30,7 +31,8 @@ GROUPS = (
     ("References", "maps/reference/*.tif", "{name}"),
     ("Survey", "prepare/*.gpkg", "{name}"),
 )
-_LABELS = {"skt": "SKT", "wofe": "weights of evidence", "anchored_logistic": "anchored logistic", "commodity": "commodity element (reference)", "sampling_density": "sampling density (probe)",
+#: names of the maps that are no trained method (those take METHOD_LABELS, the tables' and report's names)
+_LABELS = {"commodity": "commodity element (reference)", "sampling_density": "sampling density (probe)",
            "robust_anomaly": "robust anomaly (reference)", "samples": "samples", "sites": "mineral sites"}
 
 
@@ -52,7 +54,7 @@ def run_layers(run_dir, dataset):
     for group, pattern, label in GROUPS:
         for path in sorted(base.glob(pattern)):
             stem = re.sub(r"_(probability|uncertainty|attribution)$", "", path.stem)
-            name = label.format(name=_LABELS.get(stem, stem.replace("_", " ")))
+            name = label.format(name=_LABELS.get(stem) or METHOD_LABELS.get(stem, stem.replace("_", " ")))
             if path.suffix == ".gpkg":
                 for info in pyogrio.list_layers(path):
                     layers.append(ProjectLayer(group, name, path, "vector", str(info[0])))

@@ -77,9 +77,9 @@ def test_the_maps_load_with_their_styles(finished):
     _, _, out = finished
     layers = {layer["name"]: layer for layer in out["layers"]}
     assert all(layer["valid"] for layer in layers.values()), layers
-    skt_map = layers["Prospectivity: SKT prospectivity"]
+    skt_map = layers["Prospectivity: SKT (ours) prospectivity"]
     assert skt_map["renderer"] == "singlebandpseudocolor" and (skt_map["vmin"], skt_map["vmax"]) == (0.0, 1.0)
-    spread = layers["Uncertainty: SKT spread over folds"]
+    spread = layers["Uncertainty: SKT (ours) spread over folds"]
     assert spread["renderer"] == "singlebandpseudocolor" and spread["vmax"] == 0.5
     for name in ("References: commodity element (reference)", "References: sampling density (probe)",
                  "References: robust anomaly (reference)"):
