@@ -17,6 +17,7 @@ import numpy as np
 import pyogrio
 import pyproj
 import rasterio
+import rasterio.crs
 
 from .atomic import write_text
 from .errors import InputError
@@ -66,11 +67,14 @@ def run_layers(run_dir, dataset):
 
 
 def _srs(parent, crs):
+    """``crs`` (a rasterio CRS) as QGIS writes it. The WKT is GDAL's WKT1 with its authority codes, which
+    QGIS 3.22's older PROJ reads back as the EPSG code; the WKT2 of a newer PROJ database need not be
+    (Kolari's EPSG:3067 is named EUREF-FIN there, with a datum code QGIS 3.22 does not know)."""
     srs = ET.SubElement(parent, "spatialrefsys", nativeFormat="Wkt")
     ET.SubElement(srs, "wkt").text = crs.to_wkt()
     authority = crs.to_authority()
     ET.SubElement(srs, "authid").text = f"{authority[0]}:{authority[1]}" if authority else ""
-    ET.SubElement(srs, "description").text = crs.name
+    ET.SubElement(srs, "description").text = pyproj.CRS.from_user_input(crs.to_wkt()).name
     return srs
 
 
@@ -99,11 +103,12 @@ def _raster_pipe(path):
 
 
 def _crs_of(layer):
+    """The layer's CRS as GDAL reads it (a rasterio CRS), or None."""
     if layer.kind == "raster":
         with rasterio.open(layer.path) as src:
-            return pyproj.CRS.from_user_input(src.crs.to_wkt()) if src.crs else None
+            return src.crs
     info = pyogrio.read_info(layer.path, layer=layer.layer)
-    return pyproj.CRS.from_user_input(info["crs"]) if info.get("crs") else None
+    return rasterio.crs.CRS.from_user_input(info["crs"]) if info.get("crs") else None
 
 
 def project_xml(layers, project_dir, title):
@@ -149,6 +154,8 @@ def project_xml(layers, project_dir, title):
     properties = ET.SubElement(root, "properties")
     paths = ET.SubElement(properties, "Paths")
     ET.SubElement(paths, "Absolute", type="bool").text = "false"
+    # QGIS reads <projectCrs> only with this entry set
+    ET.SubElement(ET.SubElement(properties, "SpatialRefSys"), "ProjectionsEnabled", type="int").text = "1"
     ET.indent(root)
     return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + ET.tostring(root, encoding="unicode") + "\n"
 

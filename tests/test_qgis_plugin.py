@@ -120,3 +120,41 @@ def test_cancel_stops_the_run_cleanly_and_the_next_run_finishes_it(tmp_path):
     out = run_in_qgis(tmp_path / "again", "skt:prospectivity", parameters(folder, settings))
     assert out["ok"], out.get("error")
     assert (folder / "results" / "samples" / "maps" / "skt_probability.tif").exists()
+
+
+PROJECT_READER = r'''
+import json, sys
+from qgis.core import QgsApplication, QgsProject
+QgsApplication.setPrefixPath("/usr", True)
+app = QgsApplication([], False)
+app.initQgis()
+project = QgsProject.instance()
+out = {"read": project.read(sys.argv[1]), "crs": project.crs().authid(), "groups": {}}
+for group in project.layerTreeRoot().children():
+    out["groups"][group.name()] = [{"name": n.name(), "valid": bool(n.layer() and n.layer().isValid()),
+                                    "crs": n.layer().crs().authid() if n.layer() else None,
+                                    "renderer": n.layer().renderer().type() if n.layer() else None,
+                                    "visible": n.isVisible()} for n in group.children()]
+with open(sys.argv[2], "w") as f:
+    json.dump(out, f)
+app.exitQgis()
+'''
+
+
+def test_the_project_file_opens_in_qgis_with_its_crs_groups_and_styles(finished, tmp_path):
+    _, _, out = finished
+    (tmp_path / "reader.py").write_text(PROJECT_READER)
+    run = subprocess.run([SYSTEM_PYTHON, str(tmp_path / "reader.py"), out["results"]["PROJECT"],
+                          str(tmp_path / "out.json")], capture_output=True, text=True,
+                         env=clean_env(tmp_path / "home"), timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    project = json.loads((tmp_path / "out.json").read_text())
+    assert project["read"] and project["crs"] == "EPSG:32649"
+    assert list(project["groups"]) == ["Prospectivity", "Uncertainty", "References", "Survey"]
+    layers = [layer for group in project["groups"].values() for layer in group]
+    assert all(layer["valid"] and layer["crs"] == "EPSG:32649" for layer in layers), layers
+    rasters = [layer for name in ("Prospectivity", "Uncertainty", "References") for layer in project["groups"][name]]
+    assert all(layer["renderer"] == "singlebandpseudocolor" for layer in rasters)
+    # the SKT map and the survey points are drawn on opening, the rest one click away
+    assert [layer["name"] for layer in layers if layer["visible"]] == [
+        "SKT (ours) prospectivity", "samples", "mineral sites"]
