@@ -83,8 +83,11 @@ def build_parser():
     return parser
 
 
-def _split(values):
-    return [v.strip() for v in re.split(r"[,;]", ",".join(values)) if v.strip()] if values else None
+def _split(values, spaces=False):
+    """Items of comma- or semicolon-separated options (also space-separated with ``spaces``: element symbols,
+    never column names, which may hold spaces)."""
+    pattern = r"[,;\s]+" if spaces else r"[,;]"
+    return [v.strip() for v in re.split(pattern, ",".join(values)) if v.strip()] if values else None
 
 
 def _units(text):
@@ -120,7 +123,7 @@ def write_survey_config(args):
     folder = run_folder(args, name)
     path = folder / CONFIG_NAME
     config, notes = init_survey(args.survey, args.sites, name=name, crs=args.crs, sites_crs=args.sites_crs,
-                                commodity=_split(args.commodity), elements=_split([args.elements] if args.elements
+                                commodity=_split(args.commodity, spaces=True), elements=_split([args.elements] if args.elements
                                                                                     else None),
                                 x_column=args.x_column, y_column=args.y_column, samples_layer=args.layer,
                                 sites_layer=args.sites_layer)

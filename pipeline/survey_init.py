@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .cv.commodity import COMMODITY_COLUMNS, commodities_from_sites
+from .cv.commodity import COMMODITY_COLUMNS, commodity_column
 from .errors import InputError
-from .prepare import SITE_KEYS, locate_points
+from .prepare import SITE_KEYS, _coordinate_values, locate_points
 from .survey_io import read_table
 from .units import detect_elements, parse_column_name
 from .window_plan import median_spacing
@@ -75,8 +75,9 @@ def coordinate_columns(table):
 def lonlat_like(table, x_column, y_column):
     """True when both columns hold numbers inside longitude -180..180 and latitude -90..90
     and at least one has a fractional part (metre coordinates are rarely all below 180)."""
-    x = _numbers(table[x_column])
-    y = _numbers(table[y_column])
+    # read as prepare reads coordinates (decimal commas were resolved by read_table already)
+    x = _coordinate_values(table[x_column], x_column, {})
+    y = _coordinate_values(table[y_column], y_column, {})
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 2:
         return False
@@ -84,12 +85,6 @@ def lonlat_like(table, x_column, y_column):
     in_range = (np.abs(x) <= 180).all() and (np.abs(y) <= 90).all()
     fractional = (np.abs(x - np.round(x)) > 0).any() or (np.abs(y - np.round(y)) > 0).any()
     return bool(in_range and fractional)
-
-
-def _numbers(series):
-    import pandas as pd
-
-    return pd.to_numeric(series.astype(str).str.replace(",", ".", regex=False), errors="coerce").to_numpy(float)
 
 
 def choose_crs(table, x_column, y_column, given=None, *, flag="--crs"):
@@ -145,16 +140,13 @@ def survey_elements(samples, requested=None):
 
 
 def site_commodity(sites, given=None):
-    """(commodity list or None, how): the one given, else what the sites' commodity column names
-    (left to the workflow, which reads the same column); a clear stop when neither exists."""
+    """(commodity list or None, how): the elements given, else what the sites' commodity column names
+    (left to the workflow, which reads the same column the same way); a clear stop when neither exists."""
     if given:
-        return [e.strip() for e in re.split(r"[,;\s]+", ",".join(given)) if e.strip()], "given (--commodity)"
-    for name in COMMODITY_COLUMNS:
-        if name in sites.table.columns:
-            chosen, counts = commodities_from_sites(sites.table[name].dropna())
-            if chosen:
-                return None, (f"read by the workflow from the sites' {name} column (now: "
-                              f"{', '.join(chosen)})")
+        return [str(e).strip() for e in given if str(e).strip()], "given (--commodity)"
+    chosen, name, _ = commodity_column(sites.table)
+    if chosen:
+        return None, f"read by the workflow from the sites' {name} column (now: {', '.join(chosen)})"
     raise InputError("the sites carry no commodity column (" + ", ".join(COMMODITY_COLUMNS) + "): give the "
                      "survey's commodity element(s) with --commodity, e.g. --commodity Au", path=sites.path)
 

@@ -36,22 +36,31 @@ def commodities_from_sites(values):
     return chosen, dict(counts)
 
 
+def commodity_column(sites, column=None):
+    """(elements, column, counts) from the first commodity column of ``sites`` (``column``, else the first of
+    COMMODITY_COLUMNS present) that names an element, or (None, None, {}) when none does."""
+    columns = [column] if column else [c for c in COMMODITY_COLUMNS if c in sites.columns]
+    for name in columns:
+        chosen, counts = commodities_from_sites(sites[name].dropna())
+        if chosen:
+            return chosen, name, counts
+    return None, None, {}
+
+
 def resolve_commodity(declared, sites, column=None, *, where="evaluate.commodity"):
     """(elements, reason) of the commodity reference. ``declared``: the config's
     list or None; ``sites``: a table of the prepared sites, read only for its
     commodity column when nothing is declared."""
     if declared:
         return [str(e) for e in declared], "declared in the config (evaluate.commodity)"
-    columns = [column] if column else [c for c in COMMODITY_COLUMNS if c in sites.columns]
     if column and column not in sites.columns:
         raise InputError(f"evaluate.commodity_column {column!r} is not a column of the sites "
                          f"(columns: {', '.join(map(str, sites.columns))})")
-    for name in columns:
-        chosen, counts = commodities_from_sites(sites[name].dropna())
-        if chosen:
-            tally = ", ".join(f"{t} {counts[t]}" for t in sorted(counts, key=lambda t: -counts[t])[:6])
-            return chosen, (f"read from the sites' {name} column ({len(sites)} sites; named by: {tally}): the "
-                            "elements named by at least half of the sites")
+    chosen, name, counts = commodity_column(sites, column)
+    if chosen:
+        tally = ", ".join(f"{t} {counts[t]}" for t in sorted(counts, key=lambda t: -counts[t])[:6])
+        return chosen, (f"read from the sites' {name} column ({len(sites)} sites; named by: {tally}): the "
+                        "elements named by at least half of the sites")
     raise InputError(f"{where} is not set and the sites carry no commodity column "
                      f"({', '.join(COMMODITY_COLUMNS)}): declare the survey's commodity element(s), e.g. "
                      "'evaluate: {commodity: [Au]}' for a gold survey, or name the sites column with "
