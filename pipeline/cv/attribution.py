@@ -7,15 +7,13 @@ there, as it did to that fold's map). At every held-out site the shares come fro
 the table of top inputs at the sites is as honest as the held-out AUC.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import rasterio
 
-from ..atomic import atomic_path
 from ..errors import InputError
-from ..rasters import grid_of, write_geotiff
+from ..rasters import write_geotiff
 
 PREFIX = "logit share: "
 #: inputs that are not elements: the part of the logit no element carries
@@ -41,51 +39,49 @@ def read_shares(path):
     return shares
 
 
-def mean_shares(paths):
-    """(names ordered by mean |share|, bases first; (k, rows, cols) mean share) over fold and seed files."""
-    if not paths:
+def mean_shares(folds):
+    """(names ordered by mean |share|, bases first; (k, rows, cols) mean share) over the read_shares of every
+    fold and seed."""
+    if not folds:
         raise InputError("no logit shares to average")
-    folds = [read_shares(p) for p in paths]
     names = list(dict.fromkeys(n for f in folds for n in f))
     shape = next(iter(folds[0].values())).shape
     total = np.zeros((len(names), *shape))
-    seen = np.zeros(shape, bool)
+    counts = np.zeros(shape, int)
     for fold in folds:
         valid = np.isfinite(next(iter(fold.values())))
-        seen |= valid
+        counts += valid
         for k, name in enumerate(names):
             total[k] += np.where(valid, np.nan_to_num(fold.get(name, np.zeros(shape))), 0.0)
-    counts = sum(np.isfinite(next(iter(f.values()))).astype(int) for f in folds)
-    mean = np.where(seen[None], total / np.maximum(counts, 1)[None], np.nan)
+    mean = np.where(counts[None] > 0, total / np.maximum(counts, 1)[None], np.nan)
     strength = [np.nanmean(np.abs(m)) if np.isfinite(m).any() else 0.0 for m in mean]
     order = sorted(range(len(names)), key=lambda k: (names[k] not in BASE_NAMES, -strength[k]))
     return [names[k] for k in order], mean[order]
 
 
-def write_attribution_map(paths, out_path, *, method):
-    """The mean-share GeoTIFF (band names 'logit share: X'); returns (names, index of the strongest element band,
-    its largest absolute mean share)."""
-    names, mean = mean_shares(paths)
-    grid = grid_of(paths[0])
+def write_attribution_map(folds, grid, out_path, *, method):
+    """The mean-share GeoTIFF of the read_shares ``folds`` (band names 'logit share: X'); returns (names, index
+    of the strongest element band, its largest absolute mean share)."""
+    names, mean = mean_shares(folds)
     write_geotiff(out_path, mean.astype(np.float32), grid, [PREFIX + n for n in names],
                   tags={"method": method, "what": "mean over folds and seeds of each input's share of the logit",
-                        "folds_and_seeds": len(paths)})
+                        "folds_and_seeds": len(folds)})
     elements = [k for k, n in enumerate(names) if n not in BASE_NAMES]
     top = elements[0] if elements else 0
     limit = float(np.nanmax(np.abs(mean[top]))) if np.isfinite(mean[top]).any() else 1.0
     return names, top, limit if limit > 0 else 1.0
 
 
-def held_out_tops(plan, shares_by_fold, n_top=3):
+def held_out_tops(plan, shares_by_fold, grid, n_top=3):
     """One row per scored site: its fold, cluster and the ``n_top`` inputs with the largest share of its cell's
-    logit in the fold that held it out (mean over that fold's seeds), elements only; the base part beside."""
+    logit in the fold that held it out (mean over that fold's seeds), elements only; the base part beside.
+    ``shares_by_fold``: {fold: [read_shares of each seed]}."""
     rows = []
     for site in plan["sites"]:
         fold = int(site["fold"])
         if site.get("status") != "scored" or fold not in shares_by_fold:
             continue
-        files = [read_shares(p) for p in shares_by_fold[fold]]
-        grid = grid_of(shares_by_fold[fold][0])
+        files = shares_by_fold[fold]
         r, c = (int(v) for v in grid.rowcol(site["x"], site["y"]))
         if not (0 <= r < grid.height and 0 <= c < grid.width):
             continue
@@ -105,13 +101,13 @@ def held_out_tops(plan, shares_by_fold, n_top=3):
 
 
 def write_sites_table(rows, path, n_top=3):
+    import pandas as pd
+
+    from ..evaluation.tables import write_table
+
     columns = ["site", "fold", "cluster", "logit", "base"] + [f"{p}{k + 1}" for k in range(n_top)
                                                                for p in ("top", "share")]
-    with atomic_path(Path(path)) as tmp, open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in row.items()})
+    write_table(pd.DataFrame(rows, columns=columns), path)
     return path
 
 

@@ -5,8 +5,10 @@ import json
 import logging
 import re
 
-from pipeline.cv.attribution import attribution_figure, held_out_tops, write_attribution_map, write_sites_table
+from pipeline.cv.attribution import (attribution_figure, held_out_tops, read_shares, write_attribution_map,
+                                     write_sites_table)
 from pipeline.qgis_style import write_attribution_style
+from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
 
 log = logging.getLogger("pipeline.cv")
@@ -16,12 +18,14 @@ def main(smk):
     method = smk.wildcards.method
     plan = json.loads(open(smk.input.plan).read())
     paths = list(smk.input.shares)
-    names, band, limit = write_attribution_map(paths, smk.output.map, method=method)
-    write_attribution_style(smk.output.style, band=band + 1, limit=limit)
+    grid = grid_of(paths[0])
     by_fold = {}
-    for path in paths:
-        by_fold.setdefault(int(re.search(r"fold(\d+)", path).group(1)), []).append(path)
-    rows = held_out_tops(plan, by_fold)
+    for path in paths:   # each fold's and seed's file read once, for the map and the sites
+        by_fold.setdefault(int(re.search(r"fold(\d+)", path).group(1)), []).append(read_shares(path))
+    names, band, limit = write_attribution_map([f for folds in by_fold.values() for f in folds], grid,
+                                               smk.output.map, method=method)
+    write_attribution_style(smk.output.style, band=band + 1, limit=limit)
+    rows = held_out_tops(plan, by_fold, grid)
     write_sites_table(rows, smk.output.sites)
     attribution_figure(rows, smk.output.figure, method=method)
     tops = {}
