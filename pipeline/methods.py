@@ -15,6 +15,8 @@ CNNS = ("resnet18", "shufflenet_v2", "googlenet", "mobilenet_v2", "mnasnet", "sc
         "t2t_vit_14", "snl")
 #: learners that score each cell (pipeline.learners), refitted per fold in the cross-validation
 CELL_LEARNERS = ("wofe", "anchored_logistic", "context_forest")
+#: the cell learners whose logit decomposes exactly into one share per input (their attribution maps)
+ATTRIBUTED = ("wofe", "anchored_logistic")
 #: Paper Table 5 variants: label and the ``skt`` settings switched off.
 ABLATIONS = {
     "r_s_mask": ("R-S-Mask", {"soft_mask": False}),

@@ -7,7 +7,7 @@ import re
 
 # names only: pipeline.methods imports nothing heavy, so parsing the workflow stays fast
 from pipeline.device_plan import gpu_token, network_threads
-from pipeline.methods import ABLATIONS, CELL_LEARNERS as CELL_NAMES, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
+from pipeline.methods import ABLATIONS, ATTRIBUTED, CELL_LEARNERS as CELL_NAMES, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
 
 # the gpu token and the threads of a network job (pipeline.device_plan): on a machine without a GPU the
 # networks run side by side within --cores instead of one at a time
@@ -249,9 +249,8 @@ def map_targets(datasets):
         out += [f"results/{d}/maps/skt_probability.{ext}" for ext in ("tif", "qml")]
         out += [f"results/{d}/maps/reference/{name}.tif" for name in ("sampling_density", "robust_anomaly", "commodity")]
         if cv_enabled(d):
-            out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
+            out += cv_map_targets(d)
             out += [f"results/{d}/tables/cv_summary.{ext}" for ext in ("csv", "md")]
-            out += attribution_targets(d)
     return out
 
 
@@ -365,10 +364,6 @@ def cv_fold_maps(wildcards):
             for s in eval_seeds(wildcards.dataset) for k in range(n)]
 
 
-#: the cell learners whose logit decomposes exactly into one share per input (rule cv_attribution)
-ATTRIBUTED = ("wofe", "anchored_logistic")
-
-
 def cv_attributed(dataset):
     return [m for m in cv_trained_methods(dataset) if m in ATTRIBUTED]
 
@@ -380,10 +375,13 @@ def cv_fold_shares(wildcards):
             for s in eval_seeds(wildcards.dataset) for k in range(n)]
 
 
-def attribution_targets(dataset):
-    return [f"results/{dataset}/{part}" for m in cv_attributed(dataset) for part in
-            (f"maps/{m}_attribution.tif", f"maps/{m}_attribution.qml", f"tables/{m}_attribution_sites.csv",
-             f"tables/{m}_attribution_sites.png")]
+def cv_map_targets(dataset):
+    """The cross-validation's maps of one dataset: each scored method's spread map and style, and each
+    decomposing learner's attribution map, style, sites table and figure."""
+    out = [f"results/{dataset}/maps/{m}_uncertainty.{ext}" for m in cv_methods(dataset) for ext in ("tif", "qml")]
+    return out + [f"results/{dataset}/{part}" for m in cv_attributed(dataset) for part in
+                  (f"maps/{m}_attribution.tif", f"maps/{m}_attribution.qml", f"tables/{m}_attribution_sites.csv",
+                   f"tables/{m}_attribution_sites.png")]
 
 
 def cv_records(wildcards):
@@ -408,8 +406,7 @@ def cv_targets(datasets):
         if cv_enabled(d):
             out += [f"results/{d}/tables/{name}" for name in
                     ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "cv_sites.csv", "cv_nested.csv", "gad_protocol.csv")]
-            out += [f"results/{d}/maps/{m}_uncertainty.{ext}" for m in cv_methods(d) for ext in ("tif", "qml")]
-            out += attribution_targets(d)
+            out += cv_map_targets(d)
     if sum(cv_enabled(d) for d in datasets) > 1:
         out += ["results/regions/cv_summary.csv", "results/regions/cv_summary.md"]
     return out
