@@ -15,7 +15,6 @@ utilisation >= 0.85.
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import shutil
@@ -23,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from profile_rules import by_rule, read_benchmarks  # noqa: E402
+from stamp import stamp  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,13 +37,8 @@ def child_cpu_seconds():
 
 
 def fresh_clone(target):
-    """A clone of HEAD: what a user gets; uncommitted changes are not measured (the JSON says so)."""
+    """A clone of HEAD: what a user gets; uncommitted changes are not measured (the record says so)."""
     subprocess.run(["git", "clone", "-q", "--no-hardlinks", str(REPO), str(target)], check=True)
-    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True).stdout.strip())
-    return head, dirty
 
 
 def run_demo(clone, cores, log_path):
@@ -75,21 +69,19 @@ def main(argv=None):
     if clone.exists():
         shutil.rmtree(clone)
     work.mkdir(parents=True, exist_ok=True)
-    head, dirty = fresh_clone(clone)
+    fresh_clone(clone)
+    where = stamp(clone)
     load_before = os.getloadavg()[0]
     wall, cpu, jobs = run_demo(clone, args.cores, work / "snakemake.log")
     rules = by_rule(read_benchmarks(clone / "results" / "demo")).sort_values("wall_s", ascending=False)
     record = {
-        "benchmark": "bench_demo", "commit": head, "uncommitted_changes_not_measured": dirty,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()})",
-        "cores": args.cores, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+        "benchmark": "bench_demo", **where, "seconds": round(wall, 1), "cores": args.cores, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
         "utilisation": round(cpu / (wall * args.cores), 3), "jobs": jobs,
         "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
         "rules": [{k: (round(v, 1) if isinstance(v, float) else v) for k, v in row.items()}
                   for row in rules.to_dict("records")],
     }
-    print(f"demo at {head}{' (uncommitted changes not measured)' if dirty else ''}, --cores {args.cores}: "
+    print(f"demo at {where['commit']}{' (uncommitted changes not measured)' if where['uncommitted_changes'] else ''}, --cores {args.cores}: "
           f"{wall:.0f} s wall, {cpu:.0f} s CPU, utilisation {record['utilisation']:.0%}, {jobs} jobs "
           f"(load {load_before:.1f} before); targets: <= 600 s, >= 85 %")
     print(rules.head(15).to_string(index=False, float_format=lambda v: f"{v:.1f}"))

@@ -11,6 +11,7 @@ medians are printed with their ratio and the spread (min-max). Issue 27's target
 """
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stamp import stamp  # noqa: E402
 
 
 def timed(cmd, env, cwd=None):
@@ -55,7 +58,9 @@ def main(argv=None):
     parser.add_argument("--configfile", nargs="*", default=[])
     parser.add_argument("--target", nargs="*", default=[], help="targets of the finished run (default: all)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--json", type=Path, help="also write the figures here (for performance_page.py)")
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     env = dict(os.environ, XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME") or str(args.workdir / ".cache"))
     # targets first: --configfile takes every word after it that is not an option
     ours = [sys.executable, "-m", "snakemake", *args.target, "-s", str(REPO / "Snakefile"), "-d", str(args.workdir),
@@ -88,6 +93,16 @@ def main(argv=None):
     for label, mine, bare_t in rows:
         print(f"| {label} | {mine[0]:.2f} ({mine[1]:.2f}-{mine[2]:.2f}) | {bare_t[0]:.2f} ({bare_t[1]:.2f}-"
               f"{bare_t[2]:.2f}) | {mine[0] / bare_t[0]:.2f} |")
+    if args.json:
+        # the finished run's own checkout when it is one (a clone made by bench_demo.py), else this one
+        measured = args.workdir if (args.workdir / ".git").exists() else REPO
+        record = {"benchmark": "bench_noop", **stamp(measured), "seconds": round(time.perf_counter() - started, 1),
+                  "rules": n_rules, "outputs": len(outputs), "repeats": args.repeats, "load": round(load, 2),
+                  "rows": [{"command": label, "ours_median_s": round(mine[0], 3), "ours_min_s": round(mine[1], 3),
+                            "ours_max_s": round(mine[2], 3), "bare_median_s": round(bare_t[0], 3),
+                            "ratio": round(mine[0] / bare_t[0], 3)} for label, mine, bare_t in rows]}
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -286,6 +286,23 @@ def table(records):
     return "\n".join(lines)
 
 
+def ratios(records):
+    """Each larger size against the first: time per predicted window and time per million cells (the
+    whole chain), by wall and by CPU; 1.0 is linear."""
+    base, out = records[0], []
+    for r in records[1:]:
+        row = {"scale": r["scale"], "base_scale": base["scale"]}
+        for key, label in (("seconds", "wall"), ("cpu_seconds", "cpu")):
+            per_window = r["stages"]["predict"][key] / max(r["predict_windows"], 1)
+            row[f"predict_per_window_{label}"] = round(
+                per_window / (base["stages"]["predict"][key] / max(base["predict_windows"], 1)), 3)
+            total = sum(v[key] for v in r["stages"].values()) / (r["cells"] / 1e6)
+            row[f"chain_per_mcell_{label}"] = round(
+                total / (sum(v[key] for v in base["stages"].values()) / (base["cells"] / 1e6)), 3)
+        out.append(row)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", type=float, nargs="+", default=[1, 10])
@@ -295,9 +312,12 @@ def main(argv=None):
                         help="predict.overlap (0: each cell in one window, like the tiles with stride = window)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--keep", action="store_true", help="keep each size's outputs")
+    parser.add_argument("--summary-json", type=Path,
+                        help="write every size's record and the ratios here (for performance_page.py)")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--json", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    started = time.perf_counter()
     if args.child is not None:
         record = run_size(args.child, args.workdir, args.seed, args.threads, args.overlap)
         Path(args.json).write_text(json.dumps(record, indent=2))
@@ -308,6 +328,14 @@ def main(argv=None):
         records.append(measure(scale, args))
         print(table(records), flush=True)
     print(f"load average at the end: {os.getloadavg()}")
+    if args.summary_json:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from stamp import stamp
+        summary = {"benchmark": "bench_scale", **stamp(), "seconds": round(time.perf_counter() - started, 1),
+                   "threads": args.threads, "overlap": args.overlap, "records": records,
+                   "ratios": ratios(records) if len(records) > 1 else []}
+        args.summary_json.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_json.write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
