@@ -207,7 +207,7 @@ def dense_map(score, stack_path, names, outputs, *, window, stride, batch_size=6
     scored window covers it. Returns a summary dict.
     """
     with rasterio.open(stack_path) as src, rasterio.Env(GDAL_CACHEMAX=_cache_bytes(src, window)):
-        grid = GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
+        grid = GridSpec.from_dataset(src)
         if grid.crs is None:
             raise InputError("the stack has no CRS", path=stack_path)
         scores, row_starts, col_starts, n_scored = score_lattice(score, src, names, window, stride,

@@ -64,6 +64,11 @@ class GridSpec:
     def from_dict(cls, d):
         return cls(d["crs"], Affine(*d["transform"]), int(d["width"]), int(d["height"]))
 
+    @classmethod
+    def from_dataset(cls, src):
+        """The grid of an open rasterio dataset; ``crs`` is None where it has none."""
+        return cls(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
+
 
 def near_points_mask(grid, points_xy, distance):
     """Cells of ``grid`` whose centre lies within ``distance`` (map units) of any point.

@@ -91,12 +91,13 @@ def read_band(path, band=1):
 
     with rasterio.open(path) as src:
         data = src.read(band, out_dtype="float32", masked=True)
-        grid = GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
+        grid = GridSpec.from_dataset(src)
     return data.filled(np.nan), grid
 
 
 def grid_of(path):
+    """The GridSpec of the raster at ``path`` (see ``GridSpec.from_dataset``)."""
     from .grid import GridSpec
 
     with rasterio.open(path) as src:
-        return GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
+        return GridSpec.from_dataset(src)

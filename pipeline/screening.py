@@ -12,13 +12,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from .errors import InputError
+from .evaluation.metrics import roc_auc
 
 COLUMNS = ["element", "n_valid", "n_with_mines", "n_without_mines", "auc", "rank_auc",
            "s_auc", "z_auc", "selected"]
@@ -73,7 +73,7 @@ def svm_auc(values, labels, *, c=1.0, folds=5, seed=0, max_samples=4000):
     model = make_pipeline(StandardScaler(), SVC(C=c, kernel="rbf", gamma="scale", class_weight="balanced"))
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = cross_val_predict(model, x, y, cv=cv, method="decision_function")
-    return float(roc_auc_score(y, scores))
+    return roc_auc(y, scores)
 
 
 def extent_text(xy):
@@ -158,7 +158,7 @@ def screen_elements(samples, elements, labels, *, method="svm", z_critical=2.58,
         varies = bool(valid.any() and np.nanmax(values) > np.nanmin(values))
         if min(c_p, c_n) < max(min_class_size, 1):
             return dict(counts, auc=np.nan, rank_auc=np.nan, s_auc=np.nan, z_auc=np.nan), varies
-        rank = float(roc_auc_score(y, values[valid]))
+        rank = roc_auc(y, values[valid])
         auc = svm_auc(values[valid], y, c=svm_c, folds=cv_folds, seed=seed) if method == "svm" else rank
         if not np.isfinite(auc):
             return dict(counts, auc=np.nan, rank_auc=rank, s_auc=np.nan, z_auc=np.nan), varies

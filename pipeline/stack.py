@@ -39,7 +39,7 @@ def _common_grid(paths):
     grids = []
     for path in paths:
         with rasterio.open(path) as src:
-            grids.append(GridSpec(src.crs.to_string(), src.transform, src.width, src.height))
+            grids.append(GridSpec.from_dataset(src))
     for path, grid in zip(paths[1:], grids[1:]):
         if grid != grids[0]:
             raise InputError(f"{path} is not on the grid of {paths[0]}: {grid} vs {grids[0]}")

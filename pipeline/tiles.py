@@ -176,7 +176,7 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
     """
     out_dir = Path(out_dir)
     with rasterio.open(stack_path) as src, rasterio.Env(GDAL_CACHEMAX=_cache_bytes(src)):
-        grid = GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
+        grid = GridSpec.from_dataset(src)
         elements = band_names(src)
         names = input_names(elements, validity_band)
         fills = dict(zip(elements, fill_values(src, range(1, src.count + 1)).tolist()))

@@ -50,7 +50,7 @@ from ..errors import InputError
 from ..methods import CLASSICAL
 from ..evaluation.metrics import balanced_noise_copies
 from ..grid import GridSpec, near_points_mask
-from ..rasters import NODATA, open_geotiff_for_writing, to_nodata
+from ..rasters import NODATA, grid_of, open_geotiff_for_writing, to_nodata
 
 NAMES = CLASSICAL
 _ALIASES = {"randomforest": "random_forest", "rf": "random_forest", "decisiontree": "decision_tree",
@@ -284,7 +284,7 @@ def _valid_pixels(block):
 
 
 def _stack_meta(src):
-    grid = GridSpec(src.crs.to_string(), src.transform, src.width, src.height)
+    grid = GridSpec.from_dataset(src)
     names = tuple(d or f"band{i}" for i, d in enumerate(src.descriptions, start=1))
     return grid, names
 
@@ -308,7 +308,7 @@ def fit_pixel_baseline(name, stack_path, index, site_xy, *, window, label_distan
     """
     if not label_distance or label_distance <= 0:
         raise InputError(f"label_distance must be > 0 map units, got {label_distance}")
-    grid = _grid_of(stack_path)
+    grid = grid_of(stack_path)
     index = read_index(index)
     train = footprint_mask(index, grid.shape, int(window), "train")
     if not train.any():
@@ -320,11 +320,6 @@ def fit_pixel_baseline(name, stack_path, index, site_xy, *, window, label_distan
     return fit_pixel_masks(name, stack_path, near, train, label_distance=label_distance,
                            max_samples=max_samples, balance=balance, seed=seed, params=params, n_jobs=n_jobs,
                            block_rows=block_rows, counts={"sites_in_training_part": n_sites})
-
-
-def _grid_of(stack_path):
-    with rasterio.open(stack_path) as src:
-        return _stack_meta(src)[0]
 
 
 def fit_pixel_masks(name, stack_path, positive, training, *, bands=None, label_distance, max_samples=None,

@@ -49,10 +49,6 @@ def fold_map_paths(paths):
     return sorted(out)
 
 
-def _grid(src):
-    return GridSpec(src.crs.to_string() if src.crs else None, src.transform, src.width, src.height)
-
-
 def spread_map(paths, out_path, *, method, block_rows=256):
     """Write the spread map of the fold maps ``paths`` (``.../seed{S}/fold{K}.tif``,
     band 1 = probability) to ``out_path`` on their common grid.
@@ -70,7 +66,7 @@ def spread_map(paths, out_path, *, method, block_rows=256):
     folds = sorted({k for _, k, _ in maps})
     with contextlib.ExitStack() as stack:
         sources = [stack.enter_context(rasterio.open(p)) for _, _, p in maps]
-        grid = _grid(sources[0])
+        grid = GridSpec.from_dataset(sources[0])
         for (_, _, p), src in zip(maps[1:], sources[1:]):
             if (src.crs, src.transform, src.width, src.height) != (sources[0].crs, sources[0].transform,
                                                                    sources[0].width, sources[0].height):

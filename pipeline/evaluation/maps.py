@@ -10,13 +10,19 @@ value at a site separates from the value at cells away from any site.
 works, it need not lie in [0, 1]. ``area_mask`` (boolean, grid shape) limits
 the evaluated area, e.g. to the test part below the train/test boundary. Sites
 outside the grid, on nodata or outside the area are counted and left out.
+
+The scores themselves are computed on plain arrays by ``pipeline.cv.scores``
+(the exact success-rate curve, its AUC, capture and P-A intersection) and
+``pipeline.evaluation.metrics.roc_auc``; this module reads the values off the
+raster and keeps the counts.
 """
 
 import numpy as np
 from scipy.spatial import cKDTree
-from sklearn.metrics import roc_auc_score
 
+from ..cv.scores import curve_auc, curve_capture, curve_pa_intersection, success_curve
 from ..errors import InputError
+from .metrics import roc_auc
 
 DEFAULT_FRACTIONS = (0.05, 0.10, 0.20)
 
@@ -94,33 +100,16 @@ def locate_sites(prob, grid, site_xy, *, area_mask=None):
 
 
 def _full_curve(prob, grid, site_xy, area_mask):
-    """Exact success-rate curve: one point per distinct value, highest first.
-
-    Cells sharing a value form one straight segment, the expected curve when
-    ties are broken at random, so a constant map gives the diagonal. Segment k
-    (from point k to k + 1) holds the cells of value ``levels[k]``.
-    """
+    """Exact success-rate curve of the usable sites over the valid cells of the
+    area (``pipeline.cv.scores.success_curve``): (area, captured, counts, levels)."""
     prob, valid = _valid_cells(prob, grid, area_mask)
     rows, cols, counts = locate_sites(prob, grid, site_xy, area_mask=area_mask)
     values = prob[valid]
     if values.size == 0:
         raise InputError("the probability raster has no valid cells in the evaluated area")
-    uniq, cell_counts = np.unique(values, return_counts=True)
-    site_bins = np.searchsorted(uniq, prob[rows, cols])
-    site_counts = np.bincount(site_bins, minlength=uniq.size)
-    area = np.r_[0.0, np.cumsum(cell_counts[::-1]) / values.size]
-    if counts["n_sites_used"]:
-        captured = np.r_[0.0, np.cumsum(site_counts[::-1]) / counts["n_sites_used"]]
-    else:
-        captured = np.full(area.shape, np.nan)
+    area, captured, levels = success_curve(values, prob[rows, cols])
     counts["n_cells"] = int(values.size)
-    return area, captured, counts, uniq[::-1]
-
-
-def _auc(area, captured):
-    if not np.isfinite(captured).all():
-        return float("nan")
-    return float(np.sum(np.diff(area) * (captured[1:] + captured[:-1]) / 2.0))
+    return area, captured, counts, levels
 
 
 def success_rate_curve(prob, grid, site_xy, *, area_mask=None, max_points=2001):
@@ -133,7 +122,7 @@ def success_rate_curve(prob, grid, site_xy, *, area_mask=None, max_points=2001):
     random, below 0.5 worse than random) and the site and cell counts.
     """
     area, captured, counts, _ = _full_curve(prob, grid, site_xy, area_mask)
-    auc = _auc(area, captured)
+    auc = curve_auc(area, captured)
     if max_points and area.size > max_points:
         grid_area = np.linspace(0.0, 1.0, int(max_points))
         captured = np.interp(grid_area, area, captured)
@@ -148,10 +137,7 @@ def capture_at_area(prob, grid, site_xy, fractions=DEFAULT_FRACTIONS, *, area_ma
     cut counts pro rata. Returns {fraction: share}.
     """
     area, captured, _, _ = _full_curve(prob, grid, site_xy, area_mask)
-    fractions = np.asarray(fractions, dtype=float)
-    if ((fractions < 0) | (fractions > 1)).any():
-        raise InputError(f"area fractions must lie in [0, 1], got {fractions.tolist()}")
-    return {float(f): float(v) for f, v in zip(fractions, np.interp(fractions, area, captured))}
+    return curve_capture(area, captured, fractions)
 
 
 def prediction_area(prob, grid, site_xy, *, area_mask=None, n_thresholds=101):
@@ -190,13 +176,11 @@ def prediction_area(prob, grid, site_xy, *, area_mask=None, n_thresholds=101):
     if site_values.size == 0:
         return out
     area, captured, _, levels = _full_curve(prob, grid, site_xy, area_mask)
-    gap = captured + area - 1.0  # rises from -1 to 1 along the curve
-    k = int(np.flatnonzero(gap >= 0)[0]) - 1  # segment where it reaches 0
-    w = -gap[k] / (gap[k + 1] - gap[k])
-    rate = 100.0 * float(captured[k] + w * (captured[k + 1] - captured[k]))
+    threshold, share = curve_pa_intersection(area, captured, levels)
+    rate = 100.0 * share
     occupied = 100.0 - rate
     density = rate / occupied if occupied > 0 else float("inf")
-    out.update(threshold=float(levels[k]), prediction_rate=rate, occupied_area=occupied,
+    out.update(threshold=threshold, prediction_rate=rate, occupied_area=occupied,
                normalized_density=float(density),
                weight=float(np.log(density)) if density > 0 else float("-inf"))
     return out
@@ -247,7 +231,7 @@ def site_vs_background_auc(prob, grid, site_xy, n_background=10000, min_distance
     auc = float("nan")
     if site_values.size and background.size:
         y = np.r_[np.ones(site_values.size), np.zeros(background.size)]
-        auc = float(roc_auc_score(y, np.r_[site_values, background]))
+        auc = roc_auc(y, np.r_[site_values, background])
     return {"auc": auc, "n_background": int(background.size), "min_distance": float(min_distance), **counts}
 
 

@@ -56,8 +56,18 @@ def _f1(tp, fp, fn):
     return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
-def _roc_auc(y, score):
-    """Mann-Whitney ROC AUC with average ranks for ties; NaN for one class."""
+def roc_auc(y_true, score):
+    """Binary ROC AUC of ``score`` for 0/1 labels ``y_true`` (1 = positive): the
+    Mann-Whitney U with average ranks, so a positive tied with a negative counts
+    half; NaN with one class only. The one ROC AUC of the pipeline (window
+    metrics, screening, site-against-background, truth and GAD-protocol AUCs).
+    Scores must be finite."""
+    y = _labels(y_true)
+    score = np.asarray(score, dtype=float).reshape(-1)
+    if score.size != y.size:
+        raise InputError(f"{score.size} scores for {y.size} labels")
+    if not np.isfinite(score).all():
+        raise InputError("scores hold NaN or infinite values", rows=np.flatnonzero(~np.isfinite(score)).tolist())
     n_pos = int(y.sum())
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
@@ -137,7 +147,7 @@ def classification_metrics(y_true, prob=None, threshold=THRESHOLD, y_pred=None):
         "f1_weighted": weighted,
         "f1_mines": f1_pos,
         "f1_no_mines": f1_neg,
-        "roc_auc": _roc_auc(y, score) if score is not None else float("nan"),
+        "roc_auc": roc_auc(y, score) if score is not None else float("nan"),
         "average_precision": _average_precision(y, score) if score is not None else float("nan"),
         "mcc": mcc,
         "tn": tn, "fp": fp, "fn": fn, "tp": tp,

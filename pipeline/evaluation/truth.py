@@ -9,7 +9,7 @@ import rasterio
 from rasterio.warp import Resampling, reproject
 
 from ..errors import InputError
-from .metrics import classification_metrics
+from .metrics import roc_auc
 
 
 def truth_on_grid(truth_path, grid):
@@ -40,7 +40,7 @@ def truth_auc(values, truth, area, quantile=0.9):
         return {"truth_auc": float("nan"), "n_cells": int(v.size), "n_positive": int(positive.sum()),
                 "n_no_value": int(empty.sum()), "truth_level": level}
     v = np.where(empty, np.nanmin(v) - 1.0, v)
-    return {"truth_auc": classification_metrics(positive, v)["roc_auc"], "n_cells": int(v.size),
+    return {"truth_auc": roc_auc(positive, v), "n_cells": int(v.size),
             "n_positive": int(positive.sum()), "n_no_value": int(empty.sum()), "truth_level": level}
 
 
