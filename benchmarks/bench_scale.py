@@ -8,7 +8,7 @@ workflow run calls, stage by stage:
     idw      (16 GeoTIFFs)                    pipeline.idw.interpolate_to_geotiffs
     stack    (z-scored 16-band GeoTIFF)       pipeline.stack.zscore_stack
     tiles    (windows.npy, index, GeoPackage) pipeline.tiles.write_tiles
-    load     (one training epoch of batches)  pipeline.skt.data.Batches over a WindowReader
+    load     (one training epoch of batches)  pipeline.nets.batches.Batches over a WindowReader
     predict  (dense probability GeoTIFF)      pipeline.skt.predict.predict_map
 
 "load" reads one epoch of the training split as SKT training does (noise-copy
@@ -118,8 +118,9 @@ def run_size(scale, workdir, seed, threads, overlap):
 
     from pipeline.grid import grid_from_settings
     from pipeline.idw import interpolate_to_geotiffs
+    from pipeline.nets.batches import Batches, sample_plan
+    from pipeline.nets.tileset import load_tiles
     from pipeline.prepare import prepare_samples, prepare_sites
-    from pipeline.skt.data import Batches, load_tiles, sample_plan
     from pipeline.skt.files import save_skt
     from pipeline.skt.model import build_skt
     from pipeline.skt.predict import predict_map

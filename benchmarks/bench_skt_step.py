@@ -20,10 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.skt.device import amp_dtype, autocast, grad_scaler, resolve_device, set_threads  # noqa: E402
+from pipeline.nets.device import amp_dtype, autocast, grad_scaler, resolve_device, set_threads  # noqa: E402
+from pipeline.nets.resnet import resnet18  # noqa: E402
+from pipeline.nets.train import train_step  # noqa: E402
 from pipeline.skt.model import SKTModel  # noqa: E402
-from pipeline.skt.resnet import resnet18  # noqa: E402
-from pipeline.skt.train import skt_task, train_step  # noqa: E402
+from pipeline.skt.train import skt_task  # noqa: E402
 
 SIZES = {
     # channels, crop, batch, width, dilations

@@ -24,11 +24,12 @@ sys.path.insert(0, str(HERE))
 
 from bench_skt_step import SIZES, compare  # noqa: E402
 
-from pipeline.skt.data import Batches, place, sample_plan  # noqa: E402
-from pipeline.skt.device import amp_dtype, configure_backend, grad_scaler, set_threads  # noqa: E402
+from pipeline.nets.batches import Batches, place, sample_plan  # noqa: E402
+from pipeline.nets.device import amp_dtype, configure_backend, grad_scaler, set_threads  # noqa: E402
+from pipeline.nets.resnet import resnet18  # noqa: E402
+from pipeline.nets.train import train_step  # noqa: E402
 from pipeline.skt.model import SKTModel  # noqa: E402
-from pipeline.skt.resnet import resnet18  # noqa: E402
-from pipeline.skt.train import skt_task, train_step  # noqa: E402
+from pipeline.skt.train import skt_task  # noqa: E402
 
 PAPER = dict(channels=8, window=256, crop=224, batch=128, width=64, dilations=[1, 6, 12, 18, 24], windows=512)
 SMOKE = dict(channels=3, window=28, crop=24, batch=8, width=4, dilations=[1, 2, 3, 4, 6], windows=32)

@@ -30,7 +30,7 @@ import pandas as pd
 from .atomic import atomic_path, write_json
 from .errors import InputError
 from .rasters import grid_of
-from .skt.data import REQUIRED_COLUMNS, load_tiles
+from .nets.tileset import REQUIRED_COLUMNS, load_tiles
 from .tiles import TileLayout, resolve_split_row, write_tiles
 from .window_inputs import VALIDITY, input_names
 

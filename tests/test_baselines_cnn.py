@@ -13,8 +13,8 @@ from pipeline.baselines.cnn import (NAMES, NOT_INCLUDED, build_cnn, cnn_task, lo
                                     train_cnn)
 from pipeline.errors import InputError
 from pipeline.methods import TORCHVISION_CNNS
-from pipeline.skt.synthetic import write_synthetic_survey
-from pipeline.skt.train import train_step
+from pipeline.nets.synthetic import write_synthetic_survey
+from pipeline.nets.train import train_step
 
 TRAIN = {"epochs": 2, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 30,
          "lr_gamma": 0.5, "crop": 20, "balance": "noise", "noise_variance": 0.01, "amp": True,

@@ -14,7 +14,7 @@ import torch
 from pipeline.baselines.cnn import train_cnn
 from pipeline.evaluation.metrics import classification_metrics
 from pipeline.methods import TORCHVISION_CNNS
-from pipeline.skt.data import TileSet
+from pipeline.nets.tileset import TileSet
 from pipeline.skt.files import load_skt
 from pipeline.skt.predict import window_probabilities
 from pipeline.skt.train import train_skt, train_source

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pipeline.skt.data import TileSet
+from pipeline.nets.resnet import resnet18
+from pipeline.nets.tileset import TileSet
 from pipeline.skt.pretrain import GRID, masked_band_batch, pretrain_masked_bands
-from pipeline.skt.resnet import resnet18
 from pipeline.skt.train import train_source
 from pipeline.window_inputs import VALIDITY
 

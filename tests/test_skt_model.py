@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from pipeline.errors import InputError
+from pipeline.nets.metrics import vote
+from pipeline.nets.resnet import resnet18
 from pipeline.skt.losses import distillation_losses, skt_loss
-from pipeline.skt.model import DilatedInput, SKTModel, build_skt, vote, zauc_mask_init
-from pipeline.skt.resnet import resnet18
+from pipeline.skt.model import DilatedInput, SKTModel, build_skt, zauc_mask_init
 from pipeline.skt.transfer import TransferConv2d
 
 ELEMENTS = ["Au", "Cu", "Ag"]

@@ -7,11 +7,13 @@ import rasterio
 import torch
 
 from pipeline.errors import InputError
+from pipeline.nets.metrics import vote
+from pipeline.nets.synthetic import write_synthetic_survey
+from pipeline.nets.tileset import load_tiles
 from pipeline.rasters import write_geotiff
-from pipeline.skt import load_tiles, predict_map, predict_tiles, window_probabilities
+from pipeline.skt import predict_map, predict_tiles, window_probabilities
 from pipeline.skt.files import load_skt, save_skt
-from pipeline.skt.model import SKTModel, vote
-from pipeline.skt.synthetic import write_synthetic_survey
+from pipeline.skt.model import SKTModel
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

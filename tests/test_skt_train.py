@@ -9,9 +9,11 @@ import pytest
 import torch
 
 from pipeline.errors import InputError
-from pipeline.skt import load_skt, load_source, load_tiles, noise_copy_counts, sample_plan, train_skt, train_source
-from pipeline.skt.data import Batches, WindowReader, crop_batch, dihedral
-from pipeline.skt.synthetic import write_synthetic_survey
+from pipeline.evaluation.metrics import noise_copy_counts
+from pipeline.nets.batches import Batches, crop_batch, dihedral, sample_plan
+from pipeline.nets.synthetic import write_synthetic_survey
+from pipeline.nets.tileset import WindowReader, load_tiles
+from pipeline.skt import load_skt, load_source, train_skt, train_source
 
 TRAIN = {"epochs": 3, "batch_size": 16, "lr": 0.05, "momentum": 0.01, "weight_decay": 1e-4, "lr_step": 2,
          "lr_gamma": 0.5, "crop": 20, "balance": "noise", "noise_variance": 0.01, "amp": True,
@@ -243,7 +245,7 @@ def test_channels_last_only_on_cuda():
     # on the CPU the layout gave NaN outputs (Kolari); a NaN probability would become silent nodata
     import torch
 
-    from pipeline.skt.device import channels_last_for
+    from pipeline.nets.device import channels_last_for
 
     assert channels_last_for(torch.device("cpu"), True) is False
     assert channels_last_for("cuda:0", True) is True and channels_last_for("cuda", False) is False

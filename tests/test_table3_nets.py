@@ -12,7 +12,7 @@ from pipeline.baselines.scnet import SCConv
 from pipeline.baselines.snl import SpectralNonlocal
 from pipeline.baselines.t2t_vit import first_split, token_grid
 from pipeline.methods import CNNS, TABLE3_NETS
-from pipeline.skt.train import train_step
+from pipeline.nets.train import train_step
 
 NETS = TABLE3_NETS
 

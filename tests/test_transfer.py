@@ -14,10 +14,10 @@ import yaml
 
 from pipeline.config import dataset_config, validate_config
 from pipeline.errors import InputError
+from pipeline.nets.synthetic import write_synthetic_survey
+from pipeline.nets.tileset import load_tiles
 from pipeline.prepare import prepare_samples
 from pipeline.skt import train_skt, train_source
-from pipeline.skt.data import load_tiles
-from pipeline.skt.synthetic import write_synthetic_survey
 from pipeline.source_pool import pool_source_windows
 from workflow_helpers import REPO, snakemake, tiny_config, write_config
 

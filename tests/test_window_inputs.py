@@ -12,11 +12,11 @@ import rasterio
 from pipeline.dense_map import dense_map
 from pipeline.errors import InputError
 from pipeline.grid import grid_from_settings
+from pipeline.nets.tileset import load_tiles
 from pipeline.rasters import write_geotiff
 from pipeline.stack import zscore_stack
 from pipeline.tiles import TileLayout, write_tiles
 from pipeline.window_inputs import VALIDITY, fill_block
-from pipeline.skt.data import load_tiles
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from pipeline.skt.resnet import resnet18
+from pipeline.nets.resnet import resnet18
 from pipeline.window_plan import check_window, median_spacing, plan_window, resnet18_final_side, smallest_input
 
 

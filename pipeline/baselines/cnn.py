@@ -9,7 +9,7 @@ can run them small; ``width=1`` is each network's standard size:
 
 * resnet18: torchvision ``resnet18``. torchvision's ResNet cannot be narrowed
   (its BasicBlock only supports 64 base channels), so for ``width != 1`` it is
-  the package's own ResNet-18 (``pipeline.skt.resnet``: the same layout, every
+  the package's own ResNet-18 (``pipeline.nets.resnet``: the same layout, every
   channel count times ``width``), the network SKT's targets are built on.
 * shufflenet_v2: torchvision ``ShuffleNetV2`` with the x1.0 stage layout; the
   three stage widths (116, 232, 464) are scaled by ``width`` (rounded to even
@@ -47,7 +47,7 @@ position encodings computed for the token grid at hand), so the same network
 takes the training crops and the whole test windows (tested down to 20-pixel
 crops).
 
-Training is the SKT loop (``pipeline.skt.train.fit``) with the same tiles,
+Training is the shared loop (``pipeline.nets.train.fit``) with the same tiles,
 random crops, Gaussian-noise balancing, SGD schedule, epochs and seed; test
 windows are scored whole, as SKT's. Every network of the paper's Table 3 is
 included (``NOT_INCLUDED`` is empty).
@@ -65,13 +65,16 @@ from torchvision.models.efficientnet import MBConvConfig
 from ..dense_map import dense_map, painted_core, stride_for
 from ..errors import InputError
 from ..methods import CNNS, TABLE3_NETS
-from ..skt.data import load_tiles
-from ..skt.device import (amp_dtype, autocast, channels_last_for, configure_backend, resolve_device,
-                          seed_everything, set_threads)
-from ..skt.files import load_torch, save_torch
-from ..skt.resnet import resnet18 as narrow_resnet18
-from ..skt.train import (Task, batch_probabilities, file_stamp, fingerprint, fit, log_window_check,
-                         prepare_batches)
+from ..nets.checkpoint import file_stamp, fingerprint
+from ..nets.device import (amp_dtype, autocast, channels_last_for, configure_backend, resolve_device,
+                           seed_everything, set_threads)
+from ..nets.files import load_torch, save_torch
+from ..nets.resnet import resnet18 as narrow_resnet18
+from ..nets.runinfo import log_window_check
+from ..nets.scoring import batch_probabilities
+from ..nets.splits import prepare_batches
+from ..nets.tileset import load_tiles
+from ..nets.train import Task, fit
 from ..window_plan import resolve_crop
 from .scnet import scnet18
 from .snl import snl_resnet18
@@ -199,8 +202,8 @@ def score_windows(model, tiles, elements, train_cfg, *, seed, device, batch_size
     Returns {"y", "prob" (m, N)} for the spatial test split and {"y_paper",
     "prob_paper"} for the paper's protocol (the test split balanced with
     Gaussian-noise copies of the smaller class, drawn from ``seed + 2`` as SKT's
-    training does). Uses the SKT training's data preparation, so every deep model
-    sees the same windows, channels and copies.
+    training does). Uses the shared data preparation (``pipeline.nets.splits``),
+    so every deep model sees the same windows, channels and copies.
     """
     _, test, paper, _ = prepare_batches(tiles, elements, train_cfg, device)
     dtype = amp_dtype(device, bool(train_cfg.get("amp", True)))

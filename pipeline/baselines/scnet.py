@@ -3,7 +3,7 @@
 Written from Liu et al., "Improving convolutional networks with self-calibrated
 convolutions" (CVPR 2020), section 3. The seed paper (Huang et al. 2022, section
 4.2) builds SCNet on ResNet-18 "for fairness of comparison", so this is the
-package's own ResNet-18 (``pipeline.skt.resnet``: 7x7/2 stem, 3x3/2 max pool,
+package's own ResNet-18 (``pipeline.nets.resnet``: 7x7/2 stem, 3x3/2 max pool,
 four stages of two basic blocks, global average pooling, one linear layer)
 whose 3x3 convolutions are self-calibrated.
 
@@ -47,7 +47,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..skt.resnet import ResNet18
+from ..nets.resnet import ResNet18
 
 POOLING_R = 4
 

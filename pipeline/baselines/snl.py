@@ -3,7 +3,7 @@
 Written from Zhu et al., "Unifying Nonlocal Blocks for Neural Networks" (ICCV
 2021). The seed paper (Huang et al. 2022, section 4.2) builds SNL on ResNet-18
 "for fairness of comparison", so this is the package's own ResNet-18
-(``pipeline.skt.resnet``) with one spectral nonlocal (SNL) block added.
+(``pipeline.nets.resnet``) with one spectral nonlocal (SNL) block added.
 
 The SNL block views a nonlocal block as a graph filter on the fully connected
 graph of the feature map's N positions, approximated by a first-order
@@ -48,7 +48,7 @@ import math
 import torch
 from torch import nn
 
-from ..skt.resnet import ResNet18
+from ..nets.resnet import ResNet18
 
 
 class SpectralNonlocal(nn.Module):

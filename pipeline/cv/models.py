@@ -42,7 +42,7 @@ def fold_tiles(tiles_dir, elements, plan, fold, buffer, pu=None):
     """The cross-validation tiles as one fold sees them (a TileSet view) and its
     grid. ``pu``: the tiles section's settings for doubtful negatives
     (``pipeline.pu``), judged from the fold's training sites only."""
-    from ..skt.data import load_tiles     # torch: imported here so the per-pixel folds start without it
+    from ..nets.tileset import load_tiles     # torch: imported here so the per-pixel folds start without it
 
     tiles = load_tiles(tiles_dir)
     grid = GridSpec.from_dict(tiles.meta["grid"])

@@ -1,5 +1,6 @@
 """The SKT network (paper section 3): soft mask, one dilated convolution per target
-network, target ResNet-18s that borrow the frozen source kernels, voting.
+network, target ResNet-18s that borrow the frozen source kernels. Their vote is
+``pipeline.nets.metrics.vote``, with the training loop that scores every network by it.
 
     x (B, C, S, S) -> x * M (eq. 6) -> for each target v:
         depthwise 3x3 convolution with dilation rho_v, no padding (eq. 7),
@@ -12,8 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..evaluation.metrics import THRESHOLD
-from .resnet import resnet18
+from ..nets.resnet import resnet18
 from .transfer import TransferConv2d, freeze, transferred_network
 
 
@@ -159,19 +159,3 @@ def build_skt(elements, skt_cfg, model_cfg, *, source=None, zauc=None):
                     source=source if transfer else None, transfer=transfer,
                     transfer_mode=skt_cfg.get("transfer_mode", "product"),
                     soft_mask=bool(skt_cfg.get("soft_mask", True)), mask_init=mask_init)
-
-
-def vote(probabilities):
-    """Majority vote over target networks.
-
-    probabilities: (m, N) "with mines" probabilities. A network votes 1 when its
-    probability is at least 0.5 (the rule of every metric here); a tie (even m)
-    goes to the mean probability by the same rule.
-    Returns (classes (N,) int64, mean probability (N,)).
-    """
-    p = np.asarray(probabilities, dtype=np.float64)
-    m = p.shape[0]
-    votes = (p >= THRESHOLD).sum(axis=0)
-    mean = p.mean(axis=0)
-    classes = np.where(2 * votes > m, 1, np.where(2 * votes < m, 0, (mean >= THRESHOLD).astype(np.int64)))
-    return classes.astype(np.int64), mean

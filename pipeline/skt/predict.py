@@ -17,12 +17,13 @@ from ..atomic import atomic_path
 from ..dense_map import dense_map, painted_core, stride_for
 from ..errors import InputError
 from ..grid import GridSpec
+from ..nets.batches import crop_batch
+from ..nets.device import amp_dtype, autocast, channels_last_for, configure_backend, resolve_device, set_threads
+from ..nets.metrics import vote
+from ..nets.tileset import as_tileset
 from ..progress import on_terminal, progress as progress_bar
 from ..vectors import write_gpkg
-from .data import TileSet, crop_batch, load_tiles
-from .device import amp_dtype, autocast, channels_last_for, configure_backend, resolve_device, set_threads
 from .files import load_skt
-from .model import vote
 
 
 @torch.inference_mode()
@@ -115,7 +116,7 @@ def predict_tiles(model_path, tiles, out_path, *, batch_size=64, device="auto", 
     Windows are scored whole (as in the test metrics). Windows the
     tiles stage skipped are kept with empty predictions. Returns the GeoDataFrame.
     """
-    tiles = tiles if isinstance(tiles, TileSet) else load_tiles(tiles)
+    tiles = as_tileset(tiles)
     if "grid" not in tiles.meta:
         raise InputError("tiles.json has no 'grid' entry", path=tiles.path)
     grid = GridSpec.from_dict(tiles.meta["grid"])

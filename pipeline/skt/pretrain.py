@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..nets.batches import crop_batch
 from ..window_inputs import VALIDITY
-from .data import crop_batch
 
 GRID = 4
 log = logging.getLogger(__name__)

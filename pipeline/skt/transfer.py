@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .resnet import resnet18
+from ..nets.resnet import resnet18
 
 MODES = ("product", "additive")
 

@@ -9,8 +9,8 @@ from pipeline.atomic import write_json
 from pipeline.baselines.classical import fit_window_baseline, predict_windows, select_windows
 from pipeline.evaluation.metrics import balanced_noise_copies
 from pipeline.evaluation.tables import metrics_record, run_record
+from pipeline.nets.tileset import load_tiles
 from pipeline.runlog import logging_to
-from pipeline.skt.data import load_tiles
 
 log = logging.getLogger("pipeline.baselines")
 

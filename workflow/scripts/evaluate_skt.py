@@ -6,11 +6,11 @@ from pathlib import Path
 from pipeline.atomic import write_json
 from pipeline.baselines.cnn import score_windows
 from pipeline.evaluation.tables import metrics_record, run_record
+from pipeline.nets.device import resolve_device, set_threads
+from pipeline.nets.metrics import vote
+from pipeline.nets.tileset import load_tiles
 from pipeline.runlog import logging_to
-from pipeline.skt.data import load_tiles
-from pipeline.skt.device import resolve_device, set_threads
 from pipeline.skt.files import load_skt
-from pipeline.skt.model import vote
 
 log = logging.getLogger("pipeline.evaluation")
 

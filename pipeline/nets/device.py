@@ -1,4 +1,4 @@
-"""Device, threads, precision and seeding."""
+"""Device, threads, precision and seeding, the same for every network."""
 
 import contextlib
 import os

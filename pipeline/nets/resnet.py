@@ -3,7 +3,7 @@ width multiplier.
 
 The convolution class is a parameter so that the same layout serves the plain
 network (source network, baselines) and the target networks whose kernels are
-derived from the source (see transfer.py): module names match one to one, which
+derived from the source (``pipeline.skt.transfer``): module names match one to one, which
 is how a target convolution finds its source kernel.
 """
 

@@ -1,12 +1,17 @@
 """Classification metrics for the "with mines" class in the training logs and
 metrics files: the shared window metrics (``pipeline.evaluation.metrics``) with
-None for undefined values (JSON has no NaN) and the confusion matrix as a list."""
+None for undefined values (JSON has no NaN) and the confusion matrix as a list;
+and the vote that turns a network's outputs into one prediction.
+
+The vote lives here, not with SKT's model, because the training loop scores every
+network by it: SKT's target networks vote, a single-output network votes alone
+(its own prediction)."""
 
 import math
 
 import numpy as np
 
-from ..evaluation.metrics import classification_metrics as window_metrics
+from ..evaluation.metrics import THRESHOLD, classification_metrics as window_metrics
 
 SUMMARY = ("accuracy", "recall", "f1", "roc_auc")
 
@@ -35,3 +40,19 @@ def constant_baseline(y_true):
     if len(y_true) == 0:
         return None
     return float(max((y_true == 1).mean(), (y_true == 0).mean()))
+
+
+def vote(probabilities):
+    """Majority vote over the outputs (SKT: the target networks).
+
+    probabilities: (m, N) "with mines" probabilities. A network votes 1 when its
+    probability is at least 0.5 (the rule of every metric here); a tie (even m)
+    goes to the mean probability by the same rule.
+    Returns (classes (N,) int64, mean probability (N,)).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    m = p.shape[0]
+    votes = (p >= THRESHOLD).sum(axis=0)
+    mean = p.mean(axis=0)
+    classes = np.where(2 * votes > m, 1, np.where(2 * votes < m, 0, (mean >= THRESHOLD).astype(np.int64)))
+    return classes.astype(np.int64), mean
