@@ -2,23 +2,11 @@
 
 import numpy as np
 
-from ..evaluation.tables import METHOD_LABELS
+from ..methods import label as method_label
+from ..methods import names
 
-REFERENCE_LABELS = {"reference_fair": "reference_fair (stronger of commodity and nested)",
-                    "reference_nested": "reference_nested (element chosen on each fold's training sites)",
-                    "reference_commodity": "reference_commodity (declared commodity element)",
-                    "oracle_reference": "oracle_reference (best reference picked on the test sites)",
-                    "sampling_density": "Sampling density (survey design, no chemistry)",
-                    "robust_anomaly": "Robust multivariate anomaly (MCD Mahalanobis, log values)",
-                    "campaign": "Campaign of the nearest sample (confound probe)"}
-
-
-def method_label(name):
-    if name in REFERENCE_LABELS:
-        return REFERENCE_LABELS[name]
-    if name.startswith("idw_"):
-        return f"{name[4:]} (IDW raster)"
-    return METHOD_LABELS.get(name, name)
+#: the labels of the maps that need no training, from the registry (pipeline.methods)
+REFERENCE_LABELS = {name: method_label(name) for name in names("reference", "probe")}
 
 
 def _f(value, digits=3):

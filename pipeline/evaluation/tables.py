@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..methods import ABLATIONS
+from ..methods import ABLATIONS, REGISTRY, TRAINED_KINDS
+from ..methods import names as method_names
 from .metrics import aggregate_seeds, classification_metrics
 
 #: Metrics carried into the tables, in column order. ``f1`` is the paper's (macro) F1.
@@ -28,18 +29,8 @@ TABLE_METRICS = ("accuracy", "recall", "f1", "f1_weighted", "f1_mines", "precisi
                  "balanced_accuracy", "roc_auc", "average_precision", "mcc")
 COUNT_METRICS = ("tn", "fp", "fn", "tp", "n", "n_pos")
 PAPER_METRICS = ("accuracy", "recall", "f1", "roc_auc")
-METHOD_LABELS = {
-    "svm": "SVM", "knn": "KNN", "random_forest": "RandomForest", "decision_tree": "Decisiontree",
-    "svm_pixel": "SVM (per pixel)", "knn_pixel": "KNN (per pixel)",
-    "random_forest_pixel": "RandomForest (per pixel)", "decision_tree_pixel": "Decisiontree (per pixel)",
-    "resnet18": "ResNet-18", "shufflenet_v2": "ShuffleNetV2", "googlenet": "GoogLeNet",
-    "mobilenet_v2": "MobileNetV2", "mnasnet": "MnasNet", "efficientnet_b0": "EfficientNet-b0",
-    "scnet": "SCNet", "t2t_vit_14": "T2T-ViT-14", "snl": "SNL",
-    "skt": "SKT (ours)",
-    "wofe": "Weights of evidence", "anchored_logistic": "Anchored logistic (reference + correction)",
-    "context_forest": "RandomForest (per cell, neighbourhood features)",
-    "ensemble": "Ensemble (mean area rank of the trained maps)",
-}
+#: every trained method's label, from the registry (pipeline.methods)
+METHOD_LABELS = {name: REGISTRY[name].label for name in method_names(*TRAINED_KINDS)}
 STUDIES = ("ablation", "beta_sweep")
 
 

@@ -113,9 +113,9 @@ def read_csv(path):
 
 
 def method_label(name):
-    from ..evaluation.tables import METHOD_LABELS
+    from ..methods import label
 
-    return METHOD_LABELS.get(name, name)
+    return label(name)
 
 
 # ----------------------------------------------------------------- map curves

@@ -6,8 +6,8 @@ import logging
 import pandas as pd
 
 from pipeline.atomic import write_json
-from pipeline.cv.cell_models import cell_fold_map
 from pipeline.evaluation.tables import json_safe
+from pipeline.methods import fold_fitter
 from pipeline.runlog import logging_to
 
 log = logging.getLogger("pipeline.cv")
@@ -17,11 +17,12 @@ def main(smk):
     plan = json.loads(open(smk.input.plan).read())
     table = pd.read_csv(smk.input.elements)
     elements = list(table.loc[table["selected"], "element"])
-    record = cell_fold_map(smk.wildcards.method, smk.input.stack, smk.input.density, elements, plan,
-                           int(smk.wildcards.fold), smk.output.probability, smk.output.parts,
-                           label_distance=float(smk.params.label_distance), buffer=plan["buffer"],
-                           settings=smk.params.learners, commodity_path=smk.input.commodity,
-                           seed=int(smk.params.seed), n_jobs=smk.threads)
+    fit = fold_fitter(smk.wildcards.method)   # pipeline.cv.cell_models.cell_fold_map, through the registry
+    record = fit(smk.wildcards.method, smk.input.stack, smk.input.density, elements, plan,
+                 int(smk.wildcards.fold), smk.output.probability, smk.output.parts,
+                 label_distance=float(smk.params.label_distance), buffer=plan["buffer"],
+                 settings=smk.params.learners, commodity_path=smk.input.commodity,
+                 seed=int(smk.params.seed), n_jobs=smk.threads)
     write_json(smk.output.model, json_safe(record))
 
 
