@@ -19,6 +19,7 @@ $(STAMP): envs/requirements.txt envs/requirements-cluster.txt pyproject.toml
 PLUGIN_DIST ?= dist
 
 RUFF_VERSION ?= 0.17.6
+SNAKEFMT_VERSION ?= 2.1.0
 
 .PHONY: install run test lint clean qgis-plugin
 install: $(STAMP)
@@ -29,11 +30,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q tests
 
-# ruff: pyflakes and pycodestyle errors (pyproject.toml's [tool.ruff]). Snakemake's own --lint is run by
+# ruff: pyflakes and pycodestyle errors (pyproject.toml's [tool.ruff]); snakefmt: the rules' layout, in the
+# order written (its directive sorting would move docstrings). Snakemake's own --lint is run by
 # tests/test_config.py, which allows its one expected note (PYTHONPATH, set by the Snakefile itself).
 lint: $(STAMP)
-	$(VENV)/bin/python -m pip install -q ruff==$(RUFF_VERSION)
+	$(VENV)/bin/python -m pip install -q ruff==$(RUFF_VERSION) snakefmt==$(SNAKEFMT_VERSION)
 	$(VENV)/bin/ruff check pipeline workflow/scripts tests benchmarks qgis_plugin
+	$(VENV)/bin/snakefmt --check --no-sort --line-length 120 Snakefile workflow/rules
 
 # The QGIS plugin as a zip for Plugins > Manage and Install > Install from ZIP; it records this
 # checkout's skt (make install first) so the plugin finds the workflow's environment.

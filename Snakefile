@@ -17,7 +17,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from pipeline.config import dataset_config, validate_config  # noqa: E402
 
-
 # `--configfile FILE` replaces config.yaml instead of being merged into it: merged,
 # config.yaml's demo dataset would run too, under FILE's settings. Keys FILE
 # leaves out take the schema's defaults.

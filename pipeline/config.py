@@ -19,7 +19,9 @@ SECTIONS = ("prepare", "screen", "interpolate", "stack", "tiles", "source", "skt
 
 
 def load_schema(path=SCHEMA_PATH):
-    return yaml.safe_load(Path(path).read_text())
+    # libyaml's loader when PyYAML has it: the schema is read on every start, a no-op rerun included
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(Path(path).read_text(), Loader=loader)
 
 
 def _filling_validator(schema):

@@ -6,7 +6,7 @@
 
 MAIN_SEED = int(config["seed"])
 CLASSICAL = "svm|knn|random_forest|decision_tree"
-CNNS = "|".join(CNN_NAMES)   # pipeline.methods.CNNS, imported in common.smk
+CNNS = method_pattern(*CNN_NAMES)  # pipeline.methods.CNNS, imported in common.smk
 # any seed but the main one (whose dense outputs go to maps/)
 OTHER_SEED = f"(?!{MAIN_SEED}(?![0-9]))[0-9]+"
 
@@ -102,7 +102,7 @@ rule baseline_cnn:
         method=CNNS,
         seed="[0-9]+",
     params:
-        width=lambda wildcards: dataset_config(config, wildcards.dataset)["baselines"]["cnn_width"],
+        width=lambda wildcards: dataset_view(wildcards.dataset)["baselines"]["cnn_width"],
         train=settings("train"),
         seed=lambda wildcards: int(wildcards.seed),
         device=config["device"],
@@ -131,7 +131,7 @@ rule baseline_cnn_map:
         method=CNNS,
     params:
         predict=settings("predict"),
-        amp=lambda wildcards: dataset_config(config, wildcards.dataset)["train"]["amp"],
+        amp=lambda wildcards: dataset_view(wildcards.dataset)["train"]["amp"],
         device=config["device"],
     threads: NET_THREADS
     resources:

@@ -3,20 +3,29 @@
 # the config goes through params: so that changing it reruns that rule and what
 # depends on it.
 
+import functools
 import re
 
 # names only: pipeline.methods imports nothing heavy, so parsing the workflow stays fast
 from pipeline.device_plan import gpu_token, network_threads
-from pipeline.methods import ABLATIONS, ATTRIBUTED, CELL_LEARNERS as CELL_NAMES, CLASSICAL as CLASSICAL_NAMES, CNNS as CNN_NAMES
+from pipeline.methods import (
+    ABLATIONS,
+    ATTRIBUTED,
+    CELL_LEARNERS as CELL_NAMES,
+    CLASSICAL as CLASSICAL_NAMES,
+    CNNS as CNN_NAMES,
+)
+from pipeline.methods import TRAINED_KINDS, kind as method_kind, names as method_names, pattern as method_pattern
 
 # the gpu token and the threads of a network job (pipeline.device_plan): on a machine without a GPU the
 # networks run side by side within --cores instead of one at a time
 GPU = gpu_token(config["device"])
 try:
     _TOTAL_CORES = workflow.cores
-except Exception:   # a cluster executor (each job on its own node) defines no total
+except Exception:  # a cluster executor (each job on its own node) defines no total
     _TOTAL_CORES = None
 NET_THREADS = network_threads(_TOTAL_CORES, GPU)
+
 
 # only the datasets of this config: results/{other}/... of a survey run with its own config file (read by
 # the pooled rule) is then an existing input, not a job whose settings this config does not hold
@@ -24,11 +33,18 @@ wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
 
 
+@functools.cache
+def dataset_view(dataset):
+    """One dataset's settings (pipeline.config.dataset_config), worked out once per run: input and params
+    functions ask for them hundreds of times while Snakemake builds the DAG. Read it, never change it."""
+    return dataset_config(config, dataset)
+
+
 def settings(section):
     """params: function giving one config section as seen by a dataset."""
 
     def get(wildcards):
-        return dataset_config(config, wildcards.dataset)[section]
+        return dataset_view(wildcards.dataset)[section]
 
     return get
 
@@ -49,7 +65,7 @@ def dataset_path(key):
 def source_tiles(wildcards):
     """Tiles the source network learns from: this dataset's, another's (source.task:
     dataset) or the pool of several datasets' labelled windows (datasets)."""
-    src = dataset_config(config, wildcards.dataset)["source"]
+    src = dataset_view(wildcards.dataset)["source"]
     if src["task"] == "datasets":
         return source_pool_files(wildcards)
     name = src["dataset"] if src["task"] == "dataset" else wildcards.dataset
@@ -62,7 +78,7 @@ def source_pool_files(wildcards):
 
 def source_elements_from(wildcards):
     """With source.task: datasets, the tiles whose elements the pooled source sees (this dataset's)."""
-    if dataset_config(config, wildcards.dataset)["source"]["task"] != "datasets":
+    if dataset_view(wildcards.dataset)["source"]["task"] != "datasets":
         return []
     return [f"results/{wildcards.dataset}/tiles/tiles.json"]
 
@@ -72,21 +88,21 @@ def source_pool_inputs(kind):
     path = {"stacks": "results/{d}/cv/stack.tif", "sites": "results/{d}/prepare/sites.gpkg"}[kind]
 
     def get(wildcards):
-        return [path.format(d=d) for d in dataset_config(config, wildcards.dataset)["source"]["datasets"]]
+        return [path.format(d=d) for d in dataset_view(wildcards.dataset)["source"]["datasets"]]
 
     return get
 
 
 def cv_source_pool_if_needed(wildcards):
     """The source pool for SKT's folds (source.task: datasets)."""
-    if wildcards.method != "skt" or dataset_config(config, wildcards.dataset)["source"]["task"] != "datasets":
+    if wildcards.method != "skt" or dataset_view(wildcards.dataset)["source"]["task"] != "datasets":
         return []
     return source_pool_files(wildcards)
 
 
 def source_network(wildcards):
     """The source network file train_skt transfers from; none when transfer is off."""
-    view = dataset_config(config, wildcards.dataset)
+    view = dataset_view(wildcards.dataset)
     if not view["skt"]["transfer"]:
         return []
     if view["source"]["task"] == "checkpoint":
@@ -108,7 +124,7 @@ def model_dir(dataset, seed):
 
 def seeded_source(wildcards):
     """The source network an SKT model of this seed transfers from (none when transfer is off)."""
-    view = dataset_config(config, wildcards.dataset)
+    view = dataset_view(wildcards.dataset)
     if not variant_skt(wildcards)["transfer"]:
         return []
     if view["source"]["task"] == "checkpoint":
@@ -119,12 +135,12 @@ def seeded_source(wildcards):
 
 
 def beta_of(variant):
-    return float(variant[len("beta"):])
+    return float(variant[len("beta") :])
 
 
 def variant_skt(wildcards):
     """The skt section of one variant: the dataset's, with the variant's override."""
-    skt = dict(dataset_config(config, wildcards.dataset)["skt"])
+    skt = dict(dataset_view(wildcards.dataset)["skt"])
     study, variant = getattr(wildcards, "study", None), getattr(wildcards, "variant", None)
     if study == "ablation":
         skt.update(ABLATIONS[variant][1])
@@ -136,7 +152,7 @@ def variant_skt(wildcards):
 def skt_model(dataset, study, variant, seed):
     """Model file of one SKT variant; a beta equal to skt.beta is the full model itself."""
     if study == "beta_sweep":
-        if beta_of(variant) == float(dataset_config(config, dataset)["skt"]["beta"]):
+        if beta_of(variant) == float(dataset_view(dataset)["skt"]["beta"]):
             study = "skt"
     if study == "skt":
         return f"{model_dir(dataset, seed)}/skt.pt"
@@ -148,7 +164,7 @@ def skt_model(dataset, study, variant, seed):
 
 def eval_seeds(dataset):
     """The seeds every method runs with (evaluate.seeds, default [seed])."""
-    seeds = dataset_config(config, dataset)["evaluate"]["seeds"] or [MAIN_SEED]
+    seeds = dataset_view(dataset)["evaluate"]["seeds"] or [MAIN_SEED]
     return list(dict.fromkeys(int(s) for s in seeds))
 
 
@@ -156,35 +172,35 @@ def baseline_settings(*keys):
     """params: function giving some keys of the baselines section."""
 
     def get(wildcards):
-        view = dataset_config(config, wildcards.dataset)["baselines"]
+        view = dataset_view(wildcards.dataset)["baselines"]
         return {k: view[k] for k in keys}
 
     return get
 
 
 def pixel_label_distance(wildcards):
-    view = dataset_config(config, wildcards.dataset)
+    view = dataset_view(wildcards.dataset)
     return view["baselines"]["pixel_label_distance"] or view["screen"]["label_radius"]
 
 
 def noise_variance(wildcards):
-    return dataset_config(config, wildcards.dataset)["train"]["noise_variance"]
+    return dataset_view(wildcards.dataset)["train"]["noise_variance"]
 
 
 # --- evaluation and tables (evaluate.smk) -------------------------------------
 
 
 def map_settings(wildcards):
-    view = dataset_config(config, wildcards.dataset)["evaluate"]
+    view = dataset_view(wildcards.dataset)["evaluate"]
     return {k: view[k] for k in ("area_fractions", "n_background", "background_min_distance")}
 
 
 def comparison_runs(wildcards):
     """Run records of every method and seed, in table order: classical (windows, then pixels), CNNs, SKT."""
-    view = dataset_config(config, wildcards.dataset)["baselines"]
+    view = dataset_view(wildcards.dataset)["baselines"]
     seeds = eval_seeds(wildcards.dataset)
     methods = [m for m in CLASSICAL_NAMES if m in view["classical"]]
-    methods += [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
+    methods += [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]  # baselines.pixel names the classical ones
     methods += [m for m in CNN_NAMES if m in view["cnn"]]
     runs = [f"results/{wildcards.dataset}/baselines/{m}/seed{s}/metrics.json" for m in methods for s in seeds]
     return runs + skt_runs(wildcards)
@@ -195,22 +211,31 @@ def skt_runs(wildcards):
 
 
 def ablation_runs(wildcards):
-    variants = dataset_config(config, wildcards.dataset)["evaluate"]["ablations"]
-    return [f"results/{wildcards.dataset}/evaluation/ablation/{v}/seed{s}.json"
-            for v in variants for s in eval_seeds(wildcards.dataset)] + skt_runs(wildcards)
+    variants = dataset_view(wildcards.dataset)["evaluate"]["ablations"]
+    return [
+        f"results/{wildcards.dataset}/evaluation/ablation/{v}/seed{s}.json"
+        for v in variants
+        for s in eval_seeds(wildcards.dataset)
+    ] + skt_runs(wildcards)
 
 
 def beta_runs(wildcards):
-    betas = dataset_config(config, wildcards.dataset)["evaluate"]["betas"]
-    return [f"results/{wildcards.dataset}/evaluation/beta_sweep/beta{b:g}/seed{s}.json"
-            for b in betas for s in eval_seeds(wildcards.dataset)]
+    betas = dataset_view(wildcards.dataset)["evaluate"]["betas"]
+    return [
+        f"results/{wildcards.dataset}/evaluation/beta_sweep/beta{b:g}/seed{s}.json"
+        for b in betas
+        for s in eval_seeds(wildcards.dataset)
+    ]
 
 
 def dense_maps(dataset):
     """Names of the probability maps evaluated: SKT's and each dense baseline's."""
-    view = dataset_config(config, dataset)["baselines"]
-    return (["skt"] + [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
-            + [m for m in CNN_NAMES if m in view["cnn"]])
+    view = dataset_view(dataset)["baselines"]
+    return (
+        ["skt"]
+        + [f"{m}_pixel" for m in CLASSICAL_NAMES if m in view["pixel"]]
+        + [m for m in CNN_NAMES if m in view["cnn"]]
+    )
 
 
 def dense_map_files(wildcards):
@@ -229,9 +254,11 @@ def evaluation_targets(datasets):
     """Everything `all` asks of the evaluation stage; the beta sweep only where enabled."""
     out = []
     for d in datasets:
-        out += [f"results/{d}/tables/{name}" for name in
-                ("comparison.csv", "comparison.md", "per_network.csv", "ablation.csv", "map_evaluation.json")]
-        if dataset_config(config, d)["evaluate"]["beta_sweep"]:
+        out += [
+            f"results/{d}/tables/{name}"
+            for name in ("comparison.csv", "comparison.md", "per_network.csv", "ablation.csv", "map_evaluation.json")
+        ]
+        if dataset_view(d)["evaluate"]["beta_sweep"]:
             out.append(f"results/{d}/tables/beta_sweep.csv")
         if config["datasets"][d].get("truth"):
             out.append(f"results/{d}/tables/truth_auc.csv")
@@ -247,7 +274,9 @@ def map_targets(datasets):
     for d in datasets:
         out.append(f"results/{d}/config/effective.yaml")
         out += [f"results/{d}/maps/skt_probability.{ext}" for ext in ("tif", "qml")]
-        out += [f"results/{d}/maps/reference/{name}.tif" for name in ("sampling_density", "robust_anomaly", "commodity")]
+        out += [
+            f"results/{d}/maps/reference/{name}.tif" for name in ("sampling_density", "robust_anomaly", "commodity")
+        ]
         if cv_enabled(d):
             out += cv_map_targets(d)
             out += [f"results/{d}/tables/cv_summary.{ext}" for ext in ("csv", "md")]
@@ -263,9 +292,16 @@ def report_inputs(wildcards):
     this dataset trains one), each dense baseline map and every map's style, and
     with the cross-validation on, each trained method's spread map and its style."""
     d = wildcards.dataset
-    view = dataset_config(config, d)
-    out = {name: f"results/{d}/tables/{name}.{ext}" for name, ext in
-           (("comparison", "csv"), ("per_network", "csv"), ("ablation", "csv"), ("map_evaluation", "json"))}
+    view = dataset_view(d)
+    out = {
+        name: f"results/{d}/tables/{name}.{ext}"
+        for name, ext in (
+            ("comparison", "csv"),
+            ("per_network", "csv"),
+            ("ablation", "csv"),
+            ("map_evaluation", "json"),
+        )
+    }
     if view["evaluate"]["beta_sweep"]:
         out["beta_sweep"] = f"results/{d}/tables/beta_sweep.csv"
     if cv_enabled(d):
@@ -285,10 +321,7 @@ def report_inputs(wildcards):
     return out
 
 
-
 # --- spatial cross-validation (cv.smk) ----------------------------------------
-
-CV_PIXEL = [f"{m}_pixel" for m in CLASSICAL_NAMES]
 
 
 def cv_fit_threads(wildcards):
@@ -297,17 +330,17 @@ def cv_fit_threads(wildcards):
     method = wildcards.method
     if method in ("svm_pixel", "decision_tree_pixel"):
         return 1
-    if method.endswith("_pixel") or method in CLASSICAL_NAMES:
+    if method_kind(method) in ("pixel", "window"):
         return 2
     return NET_THREADS
 
 
 def cv_settings(wildcards):
-    return dataset_config(config, wildcards.dataset)["evaluate"]["cv"]
+    return dataset_view(wildcards.dataset)["evaluate"]["cv"]
 
 
 def cv_enabled(dataset):
-    return dataset_config(config, dataset)["evaluate"]["cv"]["folds"] != 0
+    return dataset_view(dataset)["evaluate"]["cv"]["folds"] != 0
 
 
 def cv_methods(dataset):
@@ -318,7 +351,7 @@ def cv_methods(dataset):
 
 def cv_ensemble_members(dataset):
     """The methods whose fold maps evaluate.cv.ensemble averages (none when unset)."""
-    chosen = dataset_config(config, dataset)["evaluate"]["cv"]["ensemble"]
+    chosen = dataset_view(dataset)["evaluate"]["cv"]["ensemble"]
     trained = cv_trained_methods(dataset)
     if chosen is None:
         return []
@@ -326,26 +359,34 @@ def cv_ensemble_members(dataset):
         return trained
     unknown = [m for m in chosen if m not in trained]
     if unknown:
-        raise ValueError(f"datasets.{dataset}: evaluate.cv.ensemble names {', '.join(unknown)}, which "
-                         f"evaluate.cv.methods does not run ({', '.join(trained)})")
+        raise ValueError(
+            f"datasets.{dataset}: evaluate.cv.ensemble names {', '.join(unknown)}, which "
+            f"evaluate.cv.methods does not run ({', '.join(trained)})"
+        )
     return list(chosen)
 
 
 def cv_ensemble_maps(wildcards):
     """The members' maps of one fold and seed."""
-    return [f"results/{wildcards.dataset}/cv/maps/{m}/seed{wildcards.seed}/fold{wildcards.fold}.tif"
-            for m in cv_ensemble_members(wildcards.dataset)]
+    return [
+        f"results/{wildcards.dataset}/cv/maps/{m}/seed{wildcards.seed}/fold{wildcards.fold}.tif"
+        for m in cv_ensemble_members(wildcards.dataset)
+    ]
 
 
 def cv_trained_methods(dataset):
     """Trained methods refitted per fold: evaluate.cv.methods, or every configured one for 'all'."""
-    view = dataset_config(config, dataset)
+    view = dataset_view(dataset)
     chosen = view["evaluate"]["cv"]["methods"]
     if chosen == "all":
         b = view["baselines"]
-        return ([f"{m}_pixel" for m in CLASSICAL_NAMES if m in b["pixel"]]
-                + [m for m in CLASSICAL_NAMES if m in b["classical"]]
-                + [m for m in CNN_NAMES if m in b["cnn"]] + ["skt"] + list(CELL_NAMES))
+        return (
+            [f"{m}_pixel" for m in CLASSICAL_NAMES if m in b["pixel"]]
+            + [m for m in CLASSICAL_NAMES if m in b["classical"]]
+            + [m for m in CNN_NAMES if m in b["cnn"]]
+            + ["skt"]
+            + list(CELL_NAMES)
+        )
     return list(chosen)
 
 
@@ -360,8 +401,11 @@ def cv_fold_count(wildcards):
 def cv_fold_maps(wildcards):
     """Every fold map of one trained method, for every seed."""
     n = cv_fold_count(wildcards)
-    return [f"results/{wildcards.dataset}/cv/maps/{wildcards.method}/seed{s}/fold{k}.tif"
-            for s in eval_seeds(wildcards.dataset) for k in range(n)]
+    return [
+        f"results/{wildcards.dataset}/cv/maps/{wildcards.method}/seed{s}/fold{k}.tif"
+        for s in eval_seeds(wildcards.dataset)
+        for k in range(n)
+    ]
 
 
 def cv_attributed(dataset):
@@ -371,17 +415,27 @@ def cv_attributed(dataset):
 def cv_fold_shares(wildcards):
     """Every fold's and seed's logit shares of one decomposing learner."""
     n = cv_fold_count(wildcards)
-    return [f"results/{wildcards.dataset}/cv/models/{wildcards.method}/seed{s}/fold{k}/logit_shares.tif"
-            for s in eval_seeds(wildcards.dataset) for k in range(n)]
+    return [
+        f"results/{wildcards.dataset}/cv/models/{wildcards.method}/seed{s}/fold{k}/logit_shares.tif"
+        for s in eval_seeds(wildcards.dataset)
+        for k in range(n)
+    ]
 
 
 def cv_map_targets(dataset):
     """The cross-validation's maps of one dataset: each scored method's spread map and style, and each
     decomposing learner's attribution map, style, sites table and figure."""
     out = [f"results/{dataset}/maps/{m}_uncertainty.{ext}" for m in cv_methods(dataset) for ext in ("tif", "qml")]
-    return out + [f"results/{dataset}/{part}" for m in cv_attributed(dataset) for part in
-                  (f"maps/{m}_attribution.tif", f"maps/{m}_attribution.qml", f"tables/{m}_attribution_sites.csv",
-                   f"tables/{m}_attribution_sites.png")]
+    return out + [
+        f"results/{dataset}/{part}"
+        for m in cv_attributed(dataset)
+        for part in (
+            f"maps/{m}_attribution.tif",
+            f"maps/{m}_attribution.qml",
+            f"tables/{m}_attribution_sites.csv",
+            f"tables/{m}_attribution_sites.png",
+        )
+    ]
 
 
 def cv_records(wildcards):
@@ -395,7 +449,7 @@ def cv_records(wildcards):
 
 def cv_tiles_if_needed(wildcards):
     """The cross-validation tiles, only for the window models."""
-    if wildcards.method.endswith("_pixel") or wildcards.method in CELL_NAMES:
+    if method_kind(wildcards.method) in ("pixel", "cell"):
         return []
     return [f"results/{wildcards.dataset}/cv/tiles/{f}" for f in TILE_FILES]
 
@@ -404,8 +458,17 @@ def cv_targets(datasets):
     out = []
     for d in datasets:
         if cv_enabled(d):
-            out += [f"results/{d}/tables/{name}" for name in
-                    ("cv_summary.csv", "cv_summary.md", "cv_windows.csv", "cv_sites.csv", "cv_nested.csv", "gad_protocol.csv")]
+            out += [
+                f"results/{d}/tables/{name}"
+                for name in (
+                    "cv_summary.csv",
+                    "cv_summary.md",
+                    "cv_windows.csv",
+                    "cv_sites.csv",
+                    "cv_nested.csv",
+                    "gad_protocol.csv",
+                )
+            ]
             out += cv_map_targets(d)
     if sum(cv_enabled(d) for d in datasets) > 1:
         out += ["results/regions/cv_summary.csv", "results/regions/cv_summary.md"]
@@ -423,12 +486,13 @@ def pooled_site_tables(wildcards):
     for name in config["pooled"]["surveys"]:
         path = f"results/{name}/tables/cv_sites.csv"
         if name not in DATASETS and not os.path.exists(path):
-            raise InputError(f"pooled.surveys names {name!r}, which is not a dataset of this config "
-                             f"({', '.join(DATASETS)}) and has no {path} yet: run its cross-validation first "
-                             f"(snakemake --configfile config/{name}.yaml {path}), or run "
-                             "snakemake pooled --configfile config/regions.yaml, which holds the real surveys")
+            raise InputError(
+                f"pooled.surveys names {name!r}, which is not a dataset of this config "
+                f"({', '.join(DATASETS)}) and has no {path} yet: run its cross-validation first "
+                f"(snakemake --configfile config/{name}.yaml {path}), or run "
+                "snakemake pooled --configfile config/regions.yaml, which holds the real surveys"
+            )
         if name in DATASETS and not cv_enabled(name):
-            raise InputError(f"pooled.surveys names {name!r}, whose cross-validation is off "
-                             "(evaluate.cv.folds: 0)")
+            raise InputError(f"pooled.surveys names {name!r}, whose cross-validation is off " "(evaluate.cv.folds: 0)")
         out.append(path)
     return out

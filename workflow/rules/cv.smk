@@ -5,9 +5,9 @@
 # no training. Unsupervised products (prepare, IDW rasters) are shared with the
 # paper's pipeline: adding folds never reruns them.
 
-CV_TRAINED = "|".join(CV_PIXEL + list(CLASSICAL_NAMES) + list(CNN_NAMES) + ["skt"])
+CV_TRAINED = method_pattern(*method_names("pixel", "window", "network", "skt"))
 #: every method whose fold maps are scored: the above and the cell learners (rule cv_fit_cell)
-CV_SCORED = "|".join([CV_TRAINED, *CELL_NAMES, "ensemble"])
+CV_SCORED = method_pattern(*method_names(*TRAINED_KINDS))
 
 
 rule reference_maps:
@@ -22,7 +22,7 @@ rule reference_maps:
         anomaly="results/{dataset}/maps/reference/robust_anomaly.tif",
         info="results/{dataset}/maps/reference/reference_maps.json",
     params:
-        max_distance=lambda wildcards: dataset_config(config, wildcards.dataset)["interpolate"]["max_distance"],
+        max_distance=lambda wildcards: dataset_view(wildcards.dataset)["interpolate"]["max_distance"],
         density_k=lambda wildcards: cv_settings(wildcards)["density_k"],
         seed=config["seed"],
     log:
@@ -45,8 +45,8 @@ rule commodity_map:
         map="results/{dataset}/maps/reference/commodity.tif",
         info="results/{dataset}/maps/reference/commodity.json",
     params:
-        commodity=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["commodity"],
-        column=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["commodity_column"],
+        commodity=lambda wildcards: dataset_view(wildcards.dataset)["evaluate"]["commodity"],
+        column=lambda wildcards: dataset_view(wildcards.dataset)["evaluate"]["commodity_column"],
     log:
         "results/{dataset}/logs/cv/commodity_map.log",
     script:
@@ -65,10 +65,13 @@ checkpoint cv_folds:
         plan="results/{dataset}/cv/folds.json",
     params:
         # only what shapes the folds: adding a method or more bootstrap draws must not refit every fold
-        cv=lambda wildcards: {k: cv_settings(wildcards)[k] for k in ("folds", "max_folds", "cluster_distance", "buffer")},
+        cv=lambda wildcards: {
+            k: cv_settings(wildcards)[k] for k in ("folds", "max_folds", "cluster_distance", "buffer")
+        },
         # only what sizes the windows: other tiles settings must not rerun the folds and all after them
-        tiles=lambda wildcards: {k: dataset_config(config, wildcards.dataset)["tiles"][k]
-                                 for k in ("window", "stride", "window_spacings")},
+        tiles=lambda wildcards: {
+            k: dataset_view(wildcards.dataset)["tiles"][k] for k in ("window", "stride", "window_spacings")
+        },
         seed=config["seed"],
     log:
         "results/{dataset}/logs/cv/folds.log",
@@ -133,7 +136,7 @@ rule cv_screen:
     params:
         screen=settings("screen"),
         seed=config["seed"],
-    threads: 4    # elements screened at once (scaled down to --cores)
+    threads: 4  # elements screened at once (scaled down to --cores)
     log:
         "results/{dataset}/logs/cv/screen_fold{fold}.log",
     benchmark:
@@ -173,7 +176,7 @@ rule cv_fit:
         work="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}",
     threads: cv_fit_threads
     resources:
-        gpu=lambda wildcards: 0 if wildcards.method.endswith("_pixel") or wildcards.method in CLASSICAL_NAMES else GPU,
+        gpu=lambda wildcards: 0 if method_kind(wildcards.method) in ("pixel", "window") else GPU,
     log:
         "results/{dataset}/logs/cv/{method}_seed{seed}_fold{fold}.log",
     benchmark:
@@ -197,7 +200,7 @@ rule cv_fit_cell:
         parts="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}/logit_shares.tif",
         model="results/{dataset}/cv/models/{method}/seed{seed}/fold{fold}/model.json",
     wildcard_constraints:
-        method="|".join(CELL_NAMES),
+        method=method_pattern(*CELL_NAMES),
         seed="[0-9]+",
         fold="[0-9]+",
     params:
@@ -228,7 +231,7 @@ rule cv_attribution:
         sites="results/{dataset}/tables/{method}_attribution_sites.csv",
         figure="results/{dataset}/tables/{method}_attribution_sites.png",
     wildcard_constraints:
-        method="|".join(ATTRIBUTED),
+        method=method_pattern(*ATTRIBUTED),
     log:
         "results/{dataset}/logs/cv/attribution_{method}.log",
     script:
@@ -347,7 +350,7 @@ rule cv_summary:
         sites="results/{dataset}/tables/cv_sites.csv",
         nested="results/{dataset}/tables/cv_nested.csv",
     params:
-        fractions=lambda wildcards: dataset_config(config, wildcards.dataset)["evaluate"]["area_fractions"],
+        fractions=lambda wildcards: dataset_view(wildcards.dataset)["evaluate"]["area_fractions"],
         n_boot=lambda wildcards: cv_settings(wildcards)["n_boot"],
         seed=config["seed"],
     log:

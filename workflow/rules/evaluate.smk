@@ -3,6 +3,7 @@
 # the tables of the paper (3: comparison, 4: per network, 5: ablation, Figure 6:
 # beta sweep) with mean and std over evaluate.seeds.
 
+
 rule evaluate_skt:
     """Window metrics of one SKT model (each target network and the vote) on the test split."""
     conda:
@@ -158,5 +159,3 @@ rule regions_table:
         "results/regions/logs/comparison.log",
     script:
         "../scripts/regions_table.py"
-
-

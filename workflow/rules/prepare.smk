@@ -29,7 +29,7 @@ rule effective_config:
     output:
         config="results/{dataset}/config/effective.yaml",
     params:
-        view=lambda wildcards: dataset_config(config, wildcards.dataset),
+        view=lambda wildcards: dataset_view(wildcards.dataset),
     log:
         "results/{dataset}/logs/effective_config.log",
     script:

@@ -59,8 +59,8 @@ rule report:
         html="results/{dataset}/report/report.html",
         figures=directory("results/{dataset}/report/figures"),
     params:
-        settings=lambda wildcards: dataset_config(config, wildcards.dataset),
-        window_reduce=lambda wildcards: dataset_config(config, wildcards.dataset)["baselines"]["pixel_reduce"],
+        settings=lambda wildcards: dataset_view(wildcards.dataset),
+        window_reduce=lambda wildcards: dataset_view(wildcards.dataset)["baselines"]["pixel_reduce"],
     log:
         "results/{dataset}/logs/report.log",
     benchmark:

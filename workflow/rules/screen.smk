@@ -11,7 +11,7 @@ rule screen:
     params:
         screen=settings("screen"),
         seed=config["seed"],
-    threads: 4    # elements screened at once (scaled down to --cores)
+    threads: 4  # elements screened at once (scaled down to --cores)
     log:
         "results/{dataset}/logs/screen.log",
     benchmark:

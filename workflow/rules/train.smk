@@ -22,7 +22,7 @@ rule source_pool:
         index="results/{dataset}/source_pool/index.csv",
         meta="results/{dataset}/source_pool/tiles.json",
     params:
-        datasets=lambda wildcards: dataset_config(config, wildcards.dataset)["source"]["datasets"],
+        datasets=lambda wildcards: dataset_view(wildcards.dataset)["source"]["datasets"],
         tiles=settings("tiles"),
     log:
         "results/{dataset}/logs/source_pool.log",
