@@ -13,13 +13,7 @@ from workflow_helpers import planned_rules, snakemake, tiny_config, write_config
 pytestmark = pytest.mark.workflow
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("workflow")
-    config = tiny_config()
-    configfile = write_config(config, work / "config.yaml")
-    snakemake(work, configfile)
-    return work, config, configfile
+# tiny_run: the session's tiny workflow run (conftest.py)
 
 
 def test_outputs_follow_the_contract(tiny_run):
@@ -300,3 +294,40 @@ def test_window_auto_is_resolved_from_the_sample_spacing(tiny_run, tmp_path):
     assert meta["window"] == plan_window(spacing, cell)["window"] and meta["stride"] == meta["window"] // 4
     log = (tmp_path / "results" / "demo" / "logs" / "tiles.log").read_text()
     assert f"window {meta['window']} cells, stride {meta['stride']}" in log
+
+
+def test_skt_and_a_cnn_are_refitted_in_every_fold_of_the_cross_validation(tiny_run):
+    """deep_fold_map under the workflow: per fold an SKT with its own source network and a CNN, trained on that
+    fold's screened elements, mapped on the stack's grid, scored and spread like every other method."""
+    from pipeline.baselines.cnn import load_cnn
+    from pipeline.skt.files import load_skt, load_source
+
+    work, _, _ = tiny_run
+    out = work / "results" / "demo"
+    summary = pd.read_csv(out / "tables" / "cv_summary.csv").set_index("method")
+    with rasterio.open(out / "cv" / "stack.tif") as stack:
+        grid = (stack.transform, stack.crs, stack.shape)
+    for method in ("skt", "mobilenet_v2"):
+        assert summary.loc[method, "kind"] == "trained" and summary.loc[method, "n_folds"] == 3
+        assert 0 <= summary.loc[method, "heldout_auc"] <= 1 and np.isfinite(summary.loc[method, "diff_vs_reference_fair"])
+        weights = []
+        for fold in range(3):
+            selected = pd.read_csv(out / "cv" / f"fold{fold}" / "elements.csv").query("selected")["element"].tolist()
+            models = out / "cv" / "models" / method / "seed42" / f"fold{fold}"
+            if method == "skt":
+                _, info = load_skt(models / "skt.pt")
+                _, source_elements, _ = load_source(models / "source.pt")   # the fold's own source network
+                assert [e for e in source_elements if e != "valid"] == selected
+            else:
+                network, info = load_cnn(models / "model.pt")
+                weights.append(next(iter(network.state_dict().values())).clone())
+            assert [e for e in info["elements"] if e != "valid"] == selected
+            with rasterio.open(out / "cv" / "maps" / method / "seed42" / f"fold{fold}.tif") as m:
+                assert (m.transform, m.crs, m.shape) == grid
+                values = m.read(1, masked=True)
+                assert values.count() > 0 and 0 <= values.min() and values.max() <= 1
+        if weights:   # three trainings, not one model copied into three folds (folds may differ in elements)
+            assert any(w.shape != weights[0].shape or not np.allclose(weights[0].numpy(), w.numpy())
+                       for w in weights[1:])
+        with rasterio.open(out / "maps" / f"{method}_uncertainty.tif") as src:
+            assert src.tags()["n_models"] == "3" and (src.transform, src.crs, src.shape) == grid
