@@ -158,6 +158,15 @@ def _verdict(low, high):
     return "beats reference_fair" if low > 0 else "worse than reference_fair" if high < 0 else "not a difference"
 
 
+def read_pooled_tables(summary_csv, signs_csv):
+    """pooled_summary.csv and pooled_signs.csv as pooled_markdown reads them: the Markdown is made from the
+    tables as written (four decimals), so a page citing them can be rendered again from the files alone."""
+    def read(path, text_columns):
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        return table.fillna({c: "" for c in text_columns if c in table.columns})
+    return read(summary_csv, ("missing", "label")), read(signs_csv, ("verdict",))
+
+
 def pooled_markdown(summary, signs, *, n_boot, weight):
     """The pooled table and the per-survey signs, as a user reads them."""
     from .tables import _f, method_label
