@@ -94,9 +94,9 @@ def main(argv=None):
         print(f"| {label} | {mine[0]:.2f} ({mine[1]:.2f}-{mine[2]:.2f}) | {bare_t[0]:.2f} ({bare_t[1]:.2f}-"
               f"{bare_t[2]:.2f}) | {mine[0] / bare_t[0]:.2f} |")
     if args.json:
-        # the finished run's own checkout when it is one (a clone made by bench_demo.py), else this one
-        measured = args.workdir if (args.workdir / ".git").exists() else REPO
-        record = {"benchmark": "bench_noop", **stamp(measured), "seconds": round(time.perf_counter() - started, 1),
+        # the code that ran is this checkout's Snakefile (WORKDIR only holds the finished results): to time a
+        # commit, run the script of a clone of it (bench_demo.py --workdir makes one, with the finished demo)
+        record = {"benchmark": "bench_noop", **stamp(REPO), "seconds": round(time.perf_counter() - started, 1),
                   "rules": n_rules, "outputs": len(outputs), "repeats": args.repeats, "load": round(load, 2),
                   "rows": [{"command": label, "ours_median_s": round(mine[0], 3), "ours_min_s": round(mine[1], 3),
                             "ours_max_s": round(mine[2], 3), "bare_median_s": round(bare_t[0], 3),
