@@ -14,6 +14,7 @@ import rasterio
 
 from ..errors import InputError
 from ..rasters import write_geotiff
+from ..records import read_json
 
 PREFIX = "logit share: "
 #: inputs that are not elements: the part of the logit no element carries
@@ -23,7 +24,6 @@ BASE_NAMES = ("prior", "reference (offset + intercept)")
 def read_shares(path):
     """{input name: (rows, cols) float64 share with NaN} of one fold's logit_shares.tif, summing to the cell's
     logit: for weights of evidence the prior's logit (in the model.json beside it) is added as 'prior'."""
-    import json
 
     with rasterio.open(path) as src:
         data = src.read(masked=True).astype(np.float64).filled(np.nan)
@@ -32,7 +32,7 @@ def read_shares(path):
         raise InputError("this learner wrote no logit shares (it does not decompose)", path=path)
     shares = dict(zip(names, data))
     model_path = Path(path).with_name("model.json")
-    prior = json.loads(model_path.read_text()).get("model", {}).get("prior") if model_path.exists() else None
+    prior = read_json(model_path).get("model", {}).get("prior") if model_path.exists() else None
     if prior is not None:
         valid = np.isfinite(data[0])
         shares = {"prior": np.where(valid, np.log(prior / (1 - prior)), np.nan), **shares}

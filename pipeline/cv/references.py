@@ -18,6 +18,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import InputError
+from ..records import read_json
 
 #: cells used to fit the robust covariance (the fit grows with the square of it)
 MCD_SAMPLE = 5000
@@ -131,11 +132,10 @@ def campaign_probe_map(campaign_codes, positive_mask, train_mask, area_mask):
 def reference_map_paths(rasters_dir, density_path, anomaly_path):
     """{name: GeoTIFF} of every reference map: sampling density, robust anomaly and
     each element raster of the interpolate stage (``idw_{element}``, in rasters.json order)."""
-    import json
     from pathlib import Path
 
     folder = Path(rasters_dir)
     maps = {"sampling_density": str(density_path), "robust_anomaly": str(anomaly_path)}
-    elements = json.loads((folder / "rasters.json").read_text())["elements"]
+    elements = read_json(folder / "rasters.json")["elements"]
     maps.update({f"idw_{e}": str(folder / f"{e}.tif") for e in elements})
     return maps

@@ -12,7 +12,6 @@ columns; the Markdown table prints percentages as the paper does, as
 "mean ± std" when there is more than one seed.
 """
 
-import json
 import math
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ..errors import InputError
 from ..methods import ABLATIONS, REGISTRY, TRAINED_KINDS
 from ..methods import names as method_names
 from .metrics import aggregate_seeds, classification_metrics
+from ..records import read_json
 
 #: Metrics carried into the tables, in column order. ``f1`` is the paper's (macro) F1.
 TABLE_METRICS = ("accuracy", "recall", "f1", "f1_weighted", "f1_mines", "precision", "specificity",
@@ -72,12 +72,7 @@ def run_record(method, seed, primary, paper_protocol=None, **extra):
 
 def read_record(path):
     path = Path(path)
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("metrics file does not exist", path=path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", path=path) from None
+    record = read_json(path)
     if not isinstance(record, dict) or "primary" not in record:
         raise InputError("not a run record: no 'primary' metrics", path=path)
     return record

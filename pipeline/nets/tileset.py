@@ -4,7 +4,6 @@ windows by element name, in memory or (``WindowReader``) read from disk a batch
 at a time, so memory does not grow with the survey.
 """
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch
 
 from ..errors import InputError
 from ..window_inputs import VALIDITY, input_names
+from ..records import read_json
 
 REQUIRED_COLUMNS = ("tile_id", "row", "col", "split", "label", "n_sites")
 SPLITS = ("train", "test", "skipped", "unlabelled")
@@ -156,10 +156,7 @@ def load_tiles(tiles_dir):
     for path in paths.values():
         if not path.exists():
             raise InputError("missing tiles product (run the tiles stage first)", path=path)
-    try:
-        meta = json.loads(paths["tiles.json"].read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", path=paths["tiles.json"]) from None
+    meta = read_json(paths["tiles.json"])
     for key in ("elements", "window"):
         if key not in meta:
             raise InputError(f"has no {key!r} entry", path=paths["tiles.json"])

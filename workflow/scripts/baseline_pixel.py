@@ -1,6 +1,5 @@
 """Snakemake adapter: a classical baseline per pixel, its probability map and window metrics."""
 
-import json
 import logging
 
 import numpy as np
@@ -12,13 +11,14 @@ from pipeline.evaluation.metrics import youden_threshold
 from pipeline.evaluation.tables import metrics_record, run_record
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.baselines")
 
 
 def main(smk):
     opts, seed, method = smk.params.opts, int(smk.params.seed), smk.wildcards.method
-    meta = json.loads(open(smk.input.meta).read())
+    meta = read_json(smk.input.meta)
     window = int(meta["window"])
     index = read_index(smk.input.index)
     sites = read_points(smk.input.sites).get_coordinates().to_numpy()

@@ -1,6 +1,5 @@
 """Snakemake adapter: the commodity reference map (pipeline.cv.commodity)."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -11,13 +10,14 @@ from pipeline.cv.commodity import commodity_map, match_rasters, resolve_commodit
 from pipeline.rasters import read_band, write_geotiff
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
     folder = Path(smk.input.rasters)
-    available = json.loads((folder / "rasters.json").read_text())["elements"]
+    available = read_json(folder / "rasters.json")["elements"]
     sites = read_points(smk.input.sites)
     elements, reason = resolve_commodity(smk.params.commodity, sites, smk.params.column)
     elements = match_rasters(elements, available)

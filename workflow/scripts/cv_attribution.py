@@ -1,7 +1,6 @@
 """Snakemake adapter for pipeline.cv.attribution: the attribution map, its style, the held-out sites' table
 and figure of one decomposing learner."""
 
-import json
 import logging
 import re
 
@@ -10,13 +9,14 @@ from pipeline.cv.attribution import (attribution_figure, held_out_tops, read_sha
 from pipeline.qgis_style import write_attribution_style
 from pipeline.rasters import grid_of
 from pipeline.runlog import logging_to
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
     method = smk.wildcards.method
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     paths = list(smk.input.shares)
     grid = grid_of(paths[0])
     by_fold = {}

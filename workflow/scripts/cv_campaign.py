@@ -1,6 +1,5 @@
 """Snakemake adapter: the campaign-only confound probe under the cross-validation folds."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -17,12 +16,13 @@ from pipeline.rasters import write_geotiff
 from pipeline.runlog import logging_to
 from pipeline.window_plan import resolved_tiles
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     tiles = resolved_tiles(smk.params.tiles, plan)
     samples = read_points(smk.input.samples)
     if "campaign" not in samples.columns:

@@ -1,6 +1,5 @@
 """Snakemake adapter: held-out-site scores of one trained method (pipeline.cv.evaluate)."""
 
-import json
 import logging
 import re
 
@@ -11,6 +10,7 @@ from pipeline.cv.evaluate import evaluate_method, evaluation_setting
 from pipeline.evaluation.tables import json_safe
 from pipeline.runlog import logging_to
 from pipeline.window_plan import resolved_tiles
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
@@ -25,7 +25,7 @@ def fold_maps_by_seed(paths):
 
 
 def main(smk):
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     tiles = resolved_tiles(smk.params.tiles, plan)
     area, index, _ = evaluation_setting(smk.input.density, tiles)
     record = evaluate_method(smk.wildcards.method, "trained", fold_maps_by_seed(smk.input.maps), plan, area,

@@ -1,6 +1,5 @@
 """Snakemake adapter: one trained method in one fold (pipeline.cv.models)."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -8,13 +7,14 @@ import pandas as pd
 
 from pipeline.methods import fold_fitter, kind
 from pipeline.runlog import logging_to
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
     method, fold, seed = smk.wildcards.method, int(smk.wildcards.fold), int(smk.params.seed)
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     table = pd.read_csv(smk.input.elements)
     elements = list(table.loc[table["selected"], "element"])
     b = smk.params.baselines

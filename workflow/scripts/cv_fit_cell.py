@@ -1,6 +1,5 @@
 """Snakemake adapter: one cell learner in one fold (pipeline.cv.cell_models)."""
 
-import json
 import logging
 
 import pandas as pd
@@ -9,12 +8,13 @@ from pipeline.atomic import write_json
 from pipeline.evaluation.tables import json_safe
 from pipeline.methods import fold_fitter
 from pipeline.runlog import logging_to
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     table = pd.read_csv(smk.input.elements)
     elements = list(table.loc[table["selected"], "element"])
     fit = fold_fitter(smk.wildcards.method)   # pipeline.cv.cell_models.cell_fold_map, through the registry

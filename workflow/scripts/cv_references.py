@@ -1,6 +1,5 @@
 """Snakemake adapter: held-out-site scores of the reference maps (no training), the commodity map among them."""
 
-import json
 import logging
 
 import numpy as np
@@ -12,12 +11,13 @@ from pipeline.cv.yardstick import COMMODITY
 from pipeline.evaluation.tables import json_safe
 from pipeline.runlog import logging_to
 from pipeline.window_plan import resolved_tiles
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     tiles = resolved_tiles(smk.params.tiles, plan)
     area, index, _ = evaluation_setting(smk.input.density, tiles)
     maps = reference_map_paths(smk.input.rasters, smk.input.density, smk.input.anomaly)

@@ -1,20 +1,20 @@
 """Snakemake adapter: element screening of one fold (pipeline.cv.fold_screening)."""
 
-import json
 import logging
 
 from pipeline.atomic import atomic_path
 from pipeline.cv.fold_screening import screen_fold
 from pipeline.runlog import logging_to
 from pipeline.survey_io import element_columns, read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
     opts, fold = smk.params.screen, int(smk.wildcards.fold)
-    plan = json.loads(open(smk.input.plan).read())
-    available = json.loads(open(smk.input.stats).read())["elements"]
+    plan = read_json(smk.input.plan)
+    available = read_json(smk.input.stats)["elements"]
     samples = read_points(smk.input.samples)
     table = screen_fold(samples, element_columns(samples), plan, fold, label_radius=opts["label_radius"],
                         buffer=plan["buffer"], available=available, method=opts["auc_method"],

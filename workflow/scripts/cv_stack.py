@@ -1,19 +1,19 @@
 """Snakemake adapter: every element raster z-scored into the cross-validation stack."""
 
-import json
 import logging
 from pathlib import Path
 
 from pipeline.atomic import write_json
 from pipeline.runlog import logging_to
 from pipeline.stack import band_statistics, zscore_stack
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
 
 def main(smk):
     folder = Path(smk.input.rasters)
-    names = json.loads((folder / "rasters.json").read_text())["elements"]
+    names = read_json(folder / "rasters.json")["elements"]
     kept, skipped = [], []
     for name in names:
         path = folder / f"{name}.tif"

@@ -1,6 +1,5 @@
 """Snakemake adapter: the cross-validation tables (pipeline.cv.evaluate, pipeline.cv.tables)."""
 
-import json
 import logging
 
 import pandas as pd
@@ -10,6 +9,7 @@ from pipeline.cv.evaluate import site_table, summary_table, window_table
 from pipeline.cv.tables import method_label, summary_markdown
 from pipeline.cv.yardstick import fixed_references
 from pipeline.runlog import logging_to
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
@@ -17,13 +17,13 @@ log = logging.getLogger("pipeline.cv")
 def load_records(paths):
     records = []
     for path in paths:
-        data = json.loads(open(path).read())
+        data = read_json(path)
         records += data if isinstance(data, list) else [data]
     return records
 
 
 def main(smk):
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     records, choices = fixed_references(load_records(smk.input.records), plan)
     for c in choices:
         log.info("fold %d: reference_nested takes %s (AUC %.3f on %d training sites)", c["fold"], c["chosen"],

@@ -1,6 +1,5 @@
 """Snakemake adapter: map-level evaluation (pipeline.evaluation.maps) of one probability map."""
 
-import json
 import logging
 
 from pipeline.atomic import write_json
@@ -9,13 +8,14 @@ from pipeline.evaluation.tables import METHOD_LABELS, json_safe
 from pipeline.rasters import read_band
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.evaluation")
 
 
 def main(smk):
     opts, name = smk.params.evaluate, smk.wildcards.map
-    split_row = int(json.loads(open(smk.input.meta).read())["split_row"])
+    split_row = int(read_json(smk.input.meta)["split_row"])
     sites = read_points(smk.input.sites).get_coordinates().to_numpy()
     prob, grid = read_band(smk.input.probability, 1)
     kwargs = dict(fractions=opts["area_fractions"], n_background=opts["n_background"],

@@ -1,6 +1,5 @@
 """Snakemake adapter: the published GeoChemAD / OpenGADBench protocol for every map, for comparison only."""
 
-import json
 import logging
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from pipeline.cv.tables import method_label
 from pipeline.rasters import read_band
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.cv")
 
@@ -36,7 +36,7 @@ def values_at(path, rows, cols, inside):
 def main(smk):
     samples = read_points(smk.input.samples)
     sites = read_points(smk.input.sites)
-    plan = json.loads(open(smk.input.plan).read())
+    plan = read_json(smk.input.plan)
     xy = samples[["x", "y"]].to_numpy()
     _, grid = read_band(smk.input.density)
     rows, cols = grid.rowcol(xy[:, 0], xy[:, 1])
@@ -54,7 +54,7 @@ def main(smk):
         if s["status"] == "scored" and s["fold"] >= 0:
             held.setdefault(s["fold"], []).append([s["x"], s["y"]])
     for path in smk.input.records:
-        data = json.loads(open(path).read())
+        data = read_json(path)
         for rec in data if isinstance(data, list) else [data]:
             if rec["kind"] == "reference":
                 continue

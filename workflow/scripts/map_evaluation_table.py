@@ -1,16 +1,16 @@
 """Snakemake adapter: map_evaluation.json (curves, for the report) and map_evaluation.csv."""
 
-import json
 
 from pipeline.atomic import write_json
 from pipeline.evaluation.tables import map_table, write_table
 from pipeline.runlog import logging_to
+from pipeline.records import read_json
 
 
 def main(smk):
     results = {}
     for path in smk.input.maps:
-        result = json.loads(open(path).read())
+        result = read_json(path)
         results[result["map"]] = result
     write_json(smk.output.json, {
         "dataset": smk.wildcards.dataset,

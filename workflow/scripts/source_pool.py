@@ -1,16 +1,16 @@
 """Snakemake adapter for pipeline.source_pool (source.task: datasets)."""
 
-import json
 from pathlib import Path
 
 from pipeline.runlog import logging_to
 from pipeline.source_pool import pool_source_windows
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 
 def main(smk):
-    target = json.loads(open(smk.input.target_tiles).read())
-    elements = json.loads(open(smk.input.target_stack).read())["elements"]
+    target = read_json(smk.input.target_tiles)
+    elements = read_json(smk.input.target_stack)["elements"]
     surveys = [(name, stack, read_points(sites).get_coordinates().to_numpy())
                for name, stack, sites in zip(smk.params.datasets, smk.input.stacks, smk.input.sites)]
     opts = smk.params.tiles

@@ -2,7 +2,6 @@
 references fixed before the test (the commodity element, and the element that ranks the paper split's
 training sites highest)."""
 
-import json
 import logging
 
 import numpy as np
@@ -15,6 +14,7 @@ from pipeline.evaluation.truth import truth_table
 from pipeline.rasters import read_band
 from pipeline.runlog import logging_to
 from pipeline.survey_io import read_points
+from pipeline.records import read_json
 
 log = logging.getLogger("pipeline.evaluation")
 
@@ -23,7 +23,7 @@ def training_site_cells(sites_path, tiles_path, grid, area):
     """Rows and columns of the sites the paper split trains on: on the sampled area, above its split row."""
     sites = read_points(sites_path)
     rows, cols = grid.rowcol(sites["x"].to_numpy(), sites["y"].to_numpy())
-    split_row = json.loads(open(tiles_path).read())["split_row"]
+    split_row = read_json(tiles_path)["split_row"]
     on = (rows >= 0) & (rows < min(split_row, grid.height)) & (cols >= 0) & (cols < grid.width)
     rows, cols = rows[on], cols[on]
     keep = area[rows, cols]
@@ -44,7 +44,7 @@ def main(smk):
     maps[COMMODITY] = smk.input.commodity
     maps[NESTED] = references[chosen]
     table = truth_table(smk.input.truth, maps, area, grid)
-    commodity = json.loads(open(smk.input.commodity_info).read())["elements"]
+    commodity = read_json(smk.input.commodity_info)["elements"]
     notes = {COMMODITY: f"declared commodity: {'+'.join(commodity)}",
              NESTED: f"{chosen}: ranks the {len(rows)} training sites highest (AUC {train_auc:.3f})"}
     stronger = table.set_index("method").loc[[COMMODITY, NESTED], "truth_auc"].idxmax()
