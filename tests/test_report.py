@@ -25,6 +25,7 @@ from pipeline.rasters import read_band, write_geotiff
 from pipeline.report import ReportInputs, build_report
 from pipeline.report import figures as fig
 from pipeline.report.build import map_curve_entries
+from pipeline.report.scores import read_window_scores, write_window_scores
 from pipeline.survey_io import write_points
 
 GRID = GridSpec("EPSG:32649", Affine(100.0, 0.0, 400000.0, 0.0, -100.0, 2404000.0), 48, 40)
@@ -164,6 +165,9 @@ def results(tmp_path_factory):
     beta = _metric_table([0.1, 0.5, 0.9], "beta")
     beta.insert(1, "label", [f"beta = {b:g}" for b in (0.1, 0.5, 0.9)])
     beta.to_csv(d / "tables" / "beta_sweep.csv", index=False)
+    write_window_scores(d / "tables" / "test_window_scores.csv", windows=d / "maps" / "skt_windows.gpkg",
+                        tiles_index=d / "tiles" / "index.gpkg", tiles_meta=d / "tiles" / "tiles.json",
+                        dense_maps={"svm_pixel": d / "maps" / "svm_pixel_probability.tif"})
 
     maps = {}
     for name, label in (("skt", "SKT (ours)"), ("svm_pixel", "SVM (per pixel)")):
@@ -267,17 +271,71 @@ def test_report_embeds_every_figure_and_table(results, tmp_path):
     assert summary["sections"][:2] == ["Summary", "Prospectivity maps"]
 
 
-def test_report_of_a_partial_run_computes_the_map_curves_and_says_what_is_missing(results, tmp_path):
+def test_report_of_a_partial_run_says_what_is_missing(results, tmp_path):
     inputs = ReportInputs(probability=results / "maps" / "skt_probability.tif", sites=results / "prepare" /
                           "sites.gpkg", tiles_meta=results / "tiles" / "tiles.json")
     out = tmp_path / "report.html"
     summary = build_report(inputs, out, tmp_path / "figures", dataset="partial")
     page = out.read_text()
-    assert {p.name for p in summary["figures"]} == {"prospectivity_skt.png", "success_rate_test.png",
-                                                    "prediction_area_test.png", "success_rate_all.png",
-                                                    "prediction_area_all.png"}
-    assert "computed here with pipeline.evaluation.maps" in page
+    # nothing is recomputed: without tables/map_evaluation.json no map curves, without the scores no ROC
+    assert {p.name for p in summary["figures"]} == {"prospectivity_skt.png"}
+    assert "No map-level evaluation (tables/map_evaluation.json)" in page
     assert "No comparison table" in page and "No SKT metrics" in page
+
+
+def test_window_scores_are_the_window_layer_and_the_maps_on_the_test_windows(results):
+    from pipeline.baselines.classical import window_probabilities
+    from pipeline.methods import label
+
+    table = pd.read_csv(results / "tables" / "test_window_scores.csv")
+    assert list(table.columns) == ["method", "window_score", "label", "probability"]
+    windows = gpd.read_file(results / "maps" / "skt_windows.gpkg")
+    test = windows[windows["split"] == "test"]
+    skt = table[table["method"] == "skt"]
+    assert (skt["window_score"] == "model").all() and skt["label"].tolist() == test["label"].tolist()
+    assert np.array_equal(skt["probability"].to_numpy(), test["probability"].to_numpy())   # full precision
+    index = pd.DataFrame(gpd.read_file(results / "tiles" / "index.gpkg").drop(columns="geometry"))
+    on_test = (index["split"] == "test").to_numpy()
+    svm = table[table["method"] == "svm_pixel"]
+    assert (svm["window_score"] == "mean").all() and svm["label"].tolist() == index.loc[on_test, "label"].tolist()
+    np.testing.assert_array_equal(svm["probability"].to_numpy(),
+                                  window_probabilities(results / "maps" / "svm_pixel_probability.tif", index,
+                                                       WINDOW)[on_test])
+    scores = read_window_scores(results / "tables" / "test_window_scores.csv")
+    assert list(scores) == [label("skt"), f"{label('svm_pixel')} (map, window mean)"]
+
+
+def test_window_scores_of_the_per_pixel_baselines_use_the_configured_reduction(results, tmp_path):
+    from pipeline.baselines.classical import window_probabilities
+    from pipeline.methods import label
+
+    svm = results / "maps" / "svm_pixel_probability.tif"
+    out = tmp_path / "test_window_scores.csv"
+    write_window_scores(out, windows=None, tiles_index=results / "tiles" / "index.gpkg",
+                        tiles_meta=results / "tiles" / "tiles.json", dense_maps={"svm_pixel": svm, "mobilenet_v2": svm},
+                        reduce=0.9)
+    scores = read_window_scores(out)
+    assert list(scores) == [f"{label('svm_pixel')} (map, window 0.9)", f"{label('mobilenet_v2')} (map, window mean)"]
+    index = pd.DataFrame(gpd.read_file(results / "tiles" / "index.gpkg").drop(columns="geometry"))
+    on_test = (index["split"] == "test").to_numpy()
+    np.testing.assert_array_equal(scores[f"{label('svm_pixel')} (map, window 0.9)"][1],
+                                  window_probabilities(svm, index, WINDOW, 0.9)[on_test])
+
+
+def test_report_functions_are_short():
+    """The house rule: the report is assembled from small functions (none over about 60 lines)."""
+    import ast
+    from pathlib import Path
+
+    import pipeline.report
+
+    folder = Path(pipeline.report.__file__).parent
+    long = []
+    for name in ("build.py", "sections.py", "inputs.py", "tables.py", "scores.py"):
+        for node in ast.walk(ast.parse((folder / name).read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{name}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, long
 
 
 def test_malformed_inputs_name_the_file(results, tmp_path):
@@ -286,6 +344,10 @@ def test_malformed_inputs_name_the_file(results, tmp_path):
     inputs = ReportInputs(probability=results / "maps" / "skt_probability.tif", map_evaluation=bad)
     with pytest.raises(InputError, match="map_evaluation.json"):
         build_report(inputs, tmp_path / "r.html", tmp_path / "f", dataset="x")
+    no_label = tmp_path / "test_window_scores.csv"
+    pd.DataFrame({"method": ["skt"], "probability": [0.5]}).to_csv(no_label, index=False)
+    with pytest.raises(InputError, match="test_window_scores.csv"):
+        build_report(ReportInputs(window_scores=no_label), tmp_path / "r.html", tmp_path / "f", dataset="x")
     no_beta = tmp_path / "beta.csv"
     pd.DataFrame({"f1_mean": [0.5]}).to_csv(no_beta, index=False)
     with pytest.raises(InputError, match="beta"):

@@ -238,6 +238,12 @@ def dense_maps(dataset):
     )
 
 
+def window_score_maps(wildcards):
+    """Named inputs of test_window_scores: each dense baseline's map (dense_{name}); SKT's windows score SKT."""
+    d = wildcards.dataset
+    return {f"dense_{m}": f"results/{d}/maps/{m}_probability.tif" for m in dense_maps(d) if m != "skt"}
+
+
 def dense_map_files(wildcards):
     return [f"results/{wildcards.dataset}/maps/{m}_probability.tif" for m in dense_maps(wildcards.dataset)]
 
