@@ -6,7 +6,6 @@ the report of a partial run still opens. A present but malformed one raises
 InputError naming the file.
 """
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..grid import GridSpec
+from ..records import read_json
 
 
 @dataclass
@@ -107,13 +107,6 @@ def raster_files(folder):
         order = read_json(meta).get("elements", [])
         return [files.pop(e) for e in order if e in files] + list(files.values())
     return list(files.values())
-
-
-def read_json(path):
-    try:
-        return json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc}", path=path) from None
 
 
 def read_csv(path, **kwargs):
