@@ -163,7 +163,10 @@ def read_pooled_tables(summary_csv, signs_csv):
     tables as written (four decimals), so a page citing them can be rendered again from the files alone."""
     def read(path, text_columns):
         table = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        return table.fillna({c: "" for c in text_columns if c in table.columns})
+        for column in (c for c in text_columns if c in table.columns):
+            # a column empty in every row reads as float NaN: text it is
+            table[column] = table[column].astype(object).where(table[column].notna(), "")
+        return table
     return read(summary_csv, ("missing", "label")), read(signs_csv, ("verdict",))
 
 
