@@ -33,6 +33,8 @@ def test_each_page_renders_again_from_the_data_it_cites(name):
     assert "do not edit by hand" in page and page.startswith("# ")
     if name == "performance.md":
         assert _module("performance_page").render(RESULTS / "data" / "performance") == page
+    elif name == "demo.md":
+        assert _module("demo_page").render(RESULTS / "data" / "demo") == page
     elif name.startswith("pooled_"):
         data = RESULTS / "data" / name.removesuffix(".md")
         if not data.exists():
