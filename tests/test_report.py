@@ -24,7 +24,7 @@ from pipeline.qgis_style import write_spread_style
 from pipeline.rasters import read_band, write_geotiff
 from pipeline.report import ReportInputs, build_report
 from pipeline.report import figures as fig
-from pipeline.report.build import map_curve_entries
+from pipeline.report.tables import map_curve_entries
 from pipeline.report.scores import read_window_scores, write_window_scores
 from pipeline.survey_io import write_points
 

@@ -7,6 +7,7 @@ outputs (``build``).
                  "results/demo/report/figures", dataset="demo")
 """
 
-from .build import ReportInputs, build_report
+from .build import build_report
+from .inputs import ReportInputs
 
 __all__ = ["ReportInputs", "build_report"]

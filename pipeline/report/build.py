@@ -13,15 +13,10 @@ the file. What is read lives in ``inputs``, the tables and curves shown in
 import logging
 from pathlib import Path
 
+from ..records import read_json
 from . import html as h
 from . import sections as s
-from .inputs import ReportInputs, raster_files, read_csv, read_json, read_layout
-from .tables import (compact_metrics, confusion_matrices, map_curve_entries, map_scalar_table,
-                     prediction_area_curves, qa_tables, skt_metrics_table, success_rate_curves)
-
-__all__ = ["ReportInputs", "build_report", "compact_metrics", "confusion_matrices", "map_curve_entries",
-           "map_scalar_table", "prediction_area_curves", "qa_tables", "raster_files", "read_csv", "read_json",
-           "skt_metrics_table", "success_rate_curves"]
+from .inputs import read_layout
 
 log = logging.getLogger("pipeline.report")
 

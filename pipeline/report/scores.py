@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..atomic import atomic_path
-from .inputs import method_label, read_csv, read_json, require_columns
+from ..records import read_json
+from .inputs import method_label, read_csv, require_columns
 
 log = logging.getLogger("pipeline.report")
 

@@ -17,7 +17,8 @@ import yaml
 
 from . import figures as fig
 from . import html as h
-from .inputs import method_label, read_csv, read_json
+from ..records import read_json
+from .inputs import method_label, read_csv
 from .scores import read_window_scores
 from .tables import (confusion_matrices, map_curve_entries, map_scalar_table, prediction_area_curves, qa_tables,
                      skt_metrics_table, success_rate_curves, table_section)
