@@ -25,12 +25,10 @@ DATA = REPO / "docs" / "results" / "data" / "demo"
 TABLES = ("truth_auc.csv", "cv_summary.csv")
 
 
-def _f(value):
-    return "n/a" if pd.isna(value) else f"{value:.3f}"
-
-
 def _interval(row, est, low, high):
-    return f"{_f(row[est])} [{_f(row[low])}, {_f(row[high])}]"
+    from pipeline.cv.tables import _interval as interval   # the CV tables' own "0.812 [0.700, 0.900]"
+
+    return interval(row[est], row[low], row[high])
 
 
 def _verdict(row, key):
@@ -39,6 +37,7 @@ def _verdict(row, key):
 
 
 def truth_section(truth):
+    from pipeline.cv.tables import _f
     from pipeline.methods import label
 
     lines = ["The demo survey is synthetic: `data/demo/truth.tif` is the deposit field it was drawn from, so every "

@@ -35,7 +35,7 @@ def _verdict(ok):
 
 
 def _stamp(record):
-    dirty = record.get("uncommitted_changes", record.get("uncommitted_changes_not_measured"))
+    dirty = record["uncommitted_changes"]
     commit = record["commit"] + (" (with uncommitted changes)" if dirty else "")
     took = record.get("seconds")
     took = f"; the benchmark took {took / 60:.1f} min" if took is not None else ""

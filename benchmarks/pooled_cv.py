@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -28,6 +27,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SURVEYS = ("katanning", "area6", "kolari")
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+from stamp import stamp  # noqa: E402
 
 
 def snakemake(args, cores, log, extra=()):
@@ -43,10 +44,9 @@ def snakemake(args, cores, log, extra=()):
 
 
 def commit():
-    def git(*a):
-        return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    dirty = " (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
-    return git("rev-parse", "--short", "HEAD") + dirty
+    """This checkout's commit as the page prints it (benchmarks/stamp.py reads it)."""
+    where = stamp()
+    return where["commit"] + (" (with uncommitted changes)" if where["uncommitted_changes"] else "")
 
 
 def pooled_settings():
@@ -76,8 +76,7 @@ def save_data(data_dir, label, overlays, methods_overlay, times, surveys, n_boot
         shutil.copyfile(tables / name, data_dir / name)
     meta = {"label": label, "overlays": list(overlays), "methods_overlay": methods_overlay, "surveys": list(surveys),
             "n_boot": n_boot, "weight": weight, "times": times, "written": datetime.date.today().isoformat(),
-            "commit": commit(), "machine": f"{platform.node()} ({os.cpu_count()} CPUs, {platform.machine()}, "
-                                           f"Python {platform.python_version()})"}
+            "commit": commit(), "machine": stamp()["machine"]}
     (data_dir / "page.json").write_text(json.dumps(meta, indent=2))
 
 
