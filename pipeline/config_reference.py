@@ -99,11 +99,11 @@ def _type(node):
     return ", ".join(filter(None, [kinds, *bounds])) or "any"
 
 
+_MISSING = object()
+
+
 def _value(value):
     return "" if value is _MISSING else f"`{json.dumps(value)}`"
-
-
-_MISSING = object()
 
 
 def _lookup(config, path):

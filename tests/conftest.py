@@ -1,8 +1,9 @@
 import os
-import sys
 from pathlib import Path
 
 import pytest
+
+from workflow_helpers import snakemake, tiny_config, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,9 +38,6 @@ def tiny_run(tmp_path_factory):
     """The whole tiny workflow, run once for the session: (work folder, config, config file). Tests read its
     outputs and dry-run other settings against it; none may change it. Its cross-validation refits a per-pixel
     model, a CNN and SKT in every fold, so the deep fold models are exercised end to end."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from workflow_helpers import snakemake, tiny_config, write_config
-
     work = tmp_path_factory.mktemp("workflow")
     config = tiny_config()
     config["evaluate"]["cv"]["methods"] = ["decision_tree_pixel", "mobilenet_v2", "skt"]
