@@ -9,11 +9,21 @@ export XDG_CACHE_HOME ?= $(CURDIR)/.cache
 
 STAMP := $(VENV)/.installed
 
-$(STAMP): envs/requirements.txt envs/requirements-cluster.txt pyproject.toml
+CLUSTER_STAMP := $(VENV)/.cluster-installed
+
+$(STAMP): envs/requirements.txt pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -r envs/requirements.txt -r envs/requirements-cluster.txt
+	$(VENV)/bin/python -m pip install -q -r envs/requirements.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -e .
+	touch $@
+
+# The SLURM executor plugin is opt-in: Snakemake imports every installed executor plugin at start-up, and the
+# SLURM one imports pandas, which costs every local `snakemake` call about 0.1 s (benchmarks/bench_noop.py).
+install-cluster: $(CLUSTER_STAMP)
+
+$(CLUSTER_STAMP): $(STAMP) envs/requirements-cluster.txt
+	$(VENV)/bin/python -m pip install -q -r envs/requirements-cluster.txt
 	touch $@
 
 PLUGIN_DIST ?= dist
@@ -21,7 +31,7 @@ PLUGIN_DIST ?= dist
 RUFF_VERSION ?= 0.17.6
 SNAKEFMT_VERSION ?= 2.1.0
 
-.PHONY: install run test lint clean qgis-plugin
+.PHONY: install install-cluster run test lint clean qgis-plugin
 install: $(STAMP)
 
 run: $(STAMP)
