@@ -19,7 +19,7 @@ $(STAMP): envs/requirements.txt pyproject.toml
 	touch $@
 
 # The SLURM executor plugin is opt-in: Snakemake imports every installed executor plugin at start-up, and the
-# SLURM one imports pandas, which costs every local `snakemake` call about 0.1 s (benchmarks/bench_noop.py).
+# SLURM one imports pandas, which costs every local `snakemake` call about 0.07 s (benchmarks/bench_noop.py).
 install-cluster: $(CLUSTER_STAMP)
 
 $(CLUSTER_STAMP): $(STAMP) envs/requirements-cluster.txt

@@ -23,7 +23,7 @@ from .progress import progress
 from .grid import GridSpec
 from .pu import UNLABELLED, apply_pu
 from .vectors import write_gpkg
-from .window_inputs import VALIDITY, band_names, fill_values, input_names, read_inputs
+from .window_inputs import VALIDITY, band_names, block_inputs, fill_values, input_names
 
 # GDAL's block cache defaults to 5 % of RAM and would fill with the stack's blocks
 # on a large grid. It needs to hold one row of blocks of every band: the windows'
@@ -135,28 +135,53 @@ def _cache_bytes(src):
     return max(_MIN_CACHE_BYTES, int(1.25 * src.count * block_rows * src.width * 4))
 
 
-def _write_windows(path, src, kept, shape, names):
-    """Write the kept windows to an .npy file with plain sequential writes.
+def _npy_header(shape, length=None):
+    """The .npy (format 1.0) header of a float32 C-order array of ``shape``, padded with spaces to ``length``
+    bytes when given (a header rewritten in place must keep the length of the one it replaces)."""
+    text = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+                 "shape": tuple(int(n) for n in shape)})
+    magic = np.lib.format.magic(1, 0)
+    # magic, 2 bytes of header length, the dict, the closing newline; padded so the data start on 64 bytes
+    size = length or -(-(len(magic) + 2 + len(text) + 1) // 64) * 64
+    pad = size - len(magic) - 2 - len(text) - 1
+    if pad < 0:
+        raise ValueError(f"an .npy header for {shape} does not fit in {size} bytes")
+    return magic + (size - len(magic) - 2).to_bytes(2, "little") + (text + " " * pad + "\n").encode("latin1")
 
-    Not a memory map: the pages of a written map count as resident memory until
-    the kernel writes them back (the whole file, for a large stack), and a full
-    disk kills a process writing through a map with SIGBUS instead of raising.
+
+def _write_windows(path, src, index, size, names, min_valid_fraction):
+    """Each window's valid fraction, and the windows at or above ``min_valid_fraction`` written to an .npy
+    file in index order, in one pass over the stack: each strip of window rows is read (and decompressed)
+    once, for both. Returns the valid fraction of every window of ``index`` (row-major, as window_origins).
+
+    Plain sequential writes, not a memory map: the pages of a written map count as resident memory until
+    the kernel writes them back (the whole file, for a large stack), and a full disk kills a process writing
+    through a map with SIGBUS instead of raising. The header is written for every window and rewritten for
+    the kept ones at the same length.
     """
-    n, bands, size, _ = shape
-    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-              "shape": shape}
-    rows = kept["row"].to_numpy()
-    cols = kept["col"].to_numpy()
+    elements = [n for n in names if n != VALIDITY]
+    bands = [band_names(src).index(e) + 1 for e in elements]
+    fills = fill_values(src, bands)
+    rows = index["row"].to_numpy()
+    cols = index["col"].to_numpy()
+    fraction = np.zeros(len(index))
+    channels = len(names)
+    kept = 0
     with open(path, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, header)
-        start = f.tell()
-        item = bands * size * size * 4
+        header = _npy_header((len(index), channels, size, size))
+        f.write(header)
         for row in progress(np.unique(rows), "tiles", unit="row"):
-            block, _ = read_inputs(src, names, Window(0, int(row), src.width, size))
+            stack = src.read(window=Window(0, int(row), src.width, size), masked=True)
+            block, valid, _ = block_inputs(stack, names, bands, fills)
             for i in np.flatnonzero(rows == row):
-                f.seek(start + int(i) * item)
-                f.write(block[:, :, cols[i]:cols[i] + size].tobytes())
-        f.truncate(start + n * item)
+                col = int(cols[i])
+                fraction[i] = float(valid[:, col:col + size].mean())
+                if fraction[i] >= min_valid_fraction:
+                    f.write(np.ascontiguousarray(block[:, :, col:col + size]).tobytes())
+                    kept += 1
+        f.seek(0)
+        f.write(_npy_header((kept, channels, size, size), len(header)))
+    return fraction
 
 
 def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5, sites_outside_ok=False,
@@ -190,25 +215,13 @@ def write_tiles(stack_path, site_xy, layout, out_dir, *, min_valid_fraction=0.5,
             raise InputError(f"none of the {len(site_xy)} sites lies inside the grid "
                              f"({xmin:.0f}, {ymin:.0f}, {xmax:.0f}, {ymax:.0f}) in {grid.crs}: "
                              "check the sites' CRS and the grid extent")
-        # valid fraction per window, one strip of window rows at a time (bounded memory)
-        origin_rows = index["row"].to_numpy()
-        origin_cols = index["col"].to_numpy()
-        fraction = np.zeros(len(index))
-        for row in np.unique(origin_rows):
-            block = src.read(window=Window(0, int(row), grid.width, layout.window), masked=True)
-            valid = ~np.ma.getmaskarray(block).any(axis=0)
-            for i in np.flatnonzero(origin_rows == row):
-                col = int(origin_cols[i])
-                fraction[i] = float(valid[:, col:col + layout.window].mean())
-        index["valid_fraction"] = fraction
+        # valid fraction per window and the kept windows, one strip of window rows at a time (bounded memory)
+        with atomic_path(out_dir / "windows.npy") as tmp:
+            index["valid_fraction"] = _write_windows(tmp, src, index, layout.window, names, min_valid_fraction)
         keep = index["valid_fraction"] >= min_valid_fraction
         index.loc[~keep, "split"] = "skipped"
         index = pd.concat([index[keep], index[~keep]], ignore_index=True)
         index.insert(0, "tile_id", np.arange(len(index)))
-        n_kept = int(keep.sum())
-        shape = (n_kept, len(names), layout.window, layout.window)
-        with atomic_path(out_dir / "windows.npy") as tmp:
-            _write_windows(tmp, src, index.iloc[:n_kept], shape, names)
     if pu:
         index = apply_pu(index, np.load(out_dir / "windows.npy", mmap_mode="r"), grid, layout.window, site_xy, pu)
     index = index[INDEX_COLUMNS]

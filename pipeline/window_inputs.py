@@ -73,17 +73,25 @@ def read_inputs(src, names, window, path=None):
     # every band once: the validity band needs all their masks, and reading the
     # masks apart would decompress the stack a second time
     stack = src.read(window=window, masked=True, boundless=_past_edge(src, window), fill_value=src.nodata)
+    inputs, _, empty = block_inputs(stack, names, bands, fill_values(src, bands))
+    return inputs, empty
+
+
+def block_inputs(stack, names, bands, fills):
+    """``read_inputs`` on a block already read: ``stack`` (all bands, rows, cols) masked, ``bands`` the 1-based
+    band of each element of ``names``, ``fills`` their fill values. Returns (inputs, valid, empty): ``valid``
+    where every band holds data, ``empty`` where none does."""
     missing = np.ma.getmaskarray(stack)
     valid = ~missing.any(axis=0)
     empty = missing.all(axis=0)
-    filled = fill_block(stack[[b - 1 for b in bands]], fill_values(src, bands))
+    filled = fill_block(stack[[b - 1 for b in bands]], fills)
     if VALIDITY not in names:
-        return filled, empty
+        return filled, valid, empty
     out = np.empty((len(names), *filled.shape[1:]), dtype=np.float32)
     positions = [i for i, n in enumerate(names) if n != VALIDITY]
     out[positions] = filled
     out[names.index(VALIDITY)] = valid
-    return out, empty
+    return out, valid, empty
 
 
 def _past_edge(src, window):

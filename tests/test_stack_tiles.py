@@ -194,3 +194,41 @@ def test_split_row_auto_puts_a_quarter_of_the_sites_below_the_cut():
     assert sites_split_row(100, 32, [1, 2, 3, 4, 500]) == 32
     # fewer than two sites on the grid: the fixed fraction
     assert sites_split_row(200, 32, [5]) == 150
+
+
+def test_tiles_keep_only_valid_windows_in_one_pass_and_a_readable_header(tmp_path, grid):
+    """Most windows fall on nodata: the kept count has fewer digits than the window count, so the .npy header
+    written for all windows is rewritten, at its length, for the kept ones; every kept window holds the
+    model inputs the dense maps read (pipeline.window_inputs.read_inputs) at its place."""
+    from rasterio.windows import Window
+
+    from pipeline.window_inputs import read_inputs
+
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(2):
+        a = np.exp(rng.normal(i, 1.0, grid.shape)).astype(np.float32)
+        a[:70, :] = np.nan
+        a[75:, 20:30] = np.nan  # a hole inside the kept rows: filled, and counted in the valid fraction
+        write_geotiff(tmp_path / f"E{i}.tif", a, grid, [f"E{i}"])
+        paths.append(tmp_path / f"E{i}.tif")
+    stack = tmp_path / "stack.tif"
+    zscore_stack(paths, ["E0", "E1"], stack)
+    x0, y0 = grid.transform.c, grid.transform.f
+    sites = np.array([[x0 + 10 * 50, y0 - 74 * 50], [x0 + 60 * 50, y0 - 78 * 50]])
+    layout = TileLayout(window=4, stride=2, split_row=72)
+    write_tiles(stack, sites, layout, tmp_path / "tiles", min_valid_fraction=0.5, validity_band=True)
+    index = pd.read_csv(tmp_path / "tiles" / "index.csv")
+    windows = np.load(tmp_path / "tiles" / "windows.npy", mmap_mode="r")
+    used = index[index.split != "skipped"]
+    assert len(index) >= 1000 > len(used) >= 100
+    assert windows.shape == (len(used), 3, 4, 4)
+    # row 68 holds two valid rows of four; no window starts at 70 (it would straddle the split at 72)
+    assert set(used.row) == {68, 72, 74, 76}
+    with rasterio.open(stack) as src:
+        for k, (row, col) in enumerate(zip(used.row, used["col"])):
+            expected, _ = read_inputs(src, ["E0", "E1", "valid"], Window(int(col), int(row), 4, 4))
+            np.testing.assert_array_equal(windows[k], expected)
+            valid = expected[2].mean()
+            assert used.valid_fraction.iloc[k] == pytest.approx(valid) and valid >= 0.5
+    assert (index[index.split == "skipped"].valid_fraction < 0.5).all()
