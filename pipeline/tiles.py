@@ -164,6 +164,9 @@ def _write_windows(path, src, index, size, names, min_valid_fraction):
     fills = fill_values(src, bands)
     rows = index["row"].to_numpy()
     cols = index["col"].to_numpy()
+    # the kept windows are written in the order they are met, which is the index order only when it is row-major
+    if np.any(np.diff(rows) < 0):
+        raise ValueError("the window index is not in row-major order")
     fraction = np.zeros(len(index))
     channels = len(names)
     kept = 0
