@@ -23,7 +23,7 @@ from .progress import progress
 from .grid import GridSpec
 from .pu import UNLABELLED, apply_pu
 from .vectors import write_gpkg
-from .window_inputs import VALIDITY, band_names, block_inputs, fill_values, input_names
+from .window_inputs import VALIDITY, band_indexes, band_names, block_inputs, element_names, fill_values, input_names
 
 # GDAL's block cache defaults to 5 % of RAM and would fill with the stack's blocks
 # on a large grid. It needs to hold one row of blocks of every band: the windows'
@@ -135,18 +135,11 @@ def _cache_bytes(src):
     return max(_MIN_CACHE_BYTES, int(1.25 * src.count * block_rows * src.width * 4))
 
 
-def _npy_header(shape, length=None):
-    """The .npy (format 1.0) header of a float32 C-order array of ``shape``, padded with spaces to ``length``
-    bytes when given (a header rewritten in place must keep the length of the one it replaces)."""
-    text = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
-                 "shape": tuple(int(n) for n in shape)})
-    magic = np.lib.format.magic(1, 0)
-    # magic, 2 bytes of header length, the dict, the closing newline; padded so the data start on 64 bytes
-    size = length or -(-(len(magic) + 2 + len(text) + 1) // 64) * 64
-    pad = size - len(magic) - 2 - len(text) - 1
-    if pad < 0:
-        raise ValueError(f"an .npy header for {shape} does not fit in {size} bytes")
-    return magic + (size - len(magic) - 2).to_bytes(2, "little") + (text + " " * pad + "\n").encode("latin1")
+def _write_npy_header(f, shape):
+    """Write the .npy (format 1.0) header of a float32 C-order array of ``shape`` at ``f``'s position."""
+    np.lib.format.write_array_header_1_0(
+        f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+            "shape": tuple(int(n) for n in shape)})
 
 
 def _write_windows(path, src, index, size, names, min_valid_fraction):
@@ -157,10 +150,9 @@ def _write_windows(path, src, index, size, names, min_valid_fraction):
     Plain sequential writes, not a memory map: the pages of a written map count as resident memory until
     the kernel writes them back (the whole file, for a large stack), and a full disk kills a process writing
     through a map with SIGBUS instead of raising. The header is written for every window and rewritten for
-    the kept ones at the same length.
+    the kept ones: numpy pads it so that the first axis can shrink or grow without changing its length.
     """
-    elements = [n for n in names if n != VALIDITY]
-    bands = [band_names(src).index(e) + 1 for e in elements]
+    bands = band_indexes(src, element_names(names))
     fills = fill_values(src, bands)
     rows = index["row"].to_numpy()
     cols = index["col"].to_numpy()
@@ -171,8 +163,8 @@ def _write_windows(path, src, index, size, names, min_valid_fraction):
     channels = len(names)
     kept = 0
     with open(path, "wb") as f:
-        header = _npy_header((len(index), channels, size, size))
-        f.write(header)
+        _write_npy_header(f, (len(index), channels, size, size))
+        start = f.tell()
         for row in progress(np.unique(rows), "tiles", unit="row"):
             stack = src.read(window=Window(0, int(row), src.width, size), masked=True)
             block, valid, _ = block_inputs(stack, names, bands, fills)
@@ -183,7 +175,9 @@ def _write_windows(path, src, index, size, names, min_valid_fraction):
                     f.write(np.ascontiguousarray(block[:, :, col:col + size]).tobytes())
                     kept += 1
         f.seek(0)
-        f.write(_npy_header((kept, channels, size, size), len(header)))
+        _write_npy_header(f, (kept, channels, size, size))
+        if f.tell() != start:
+            raise ValueError(f"the .npy header for {kept} windows is not the length of the one for {len(index)}")
     return fraction
 
 
